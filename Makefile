@@ -1,0 +1,41 @@
+# driftloop: two commands on a fresh machine, `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+export DRIFTLOOP_HOME ?= $(CURDIR)/.driftloop
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install test test-fast demo bench lint lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync -q --python $(BIN)/python --compile-bytecode requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps --compile-bytecode -e .
+	touch $@
+
+lock:
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+test: install
+	$(BIN)/python -m pytest tests
+
+test-fast: install
+	$(BIN)/python -m pytest tests -m "not integration"
+
+demo: install
+	$(BIN)/python -m driftloop.demo
+
+bench: install
+	$(BIN)/python -m benchmarks
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf .driftloop

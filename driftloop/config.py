@@ -1,0 +1,122 @@
+"""One settings object: environment (prefix ``DRIFTLOOP_``), then ``driftloop.yaml``, then defaults.
+
+Every local store lives under ``home`` (``DRIFTLOOP_HOME``, default ``./.driftloop``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class LakeFSSettings(BaseModel):
+    """Where the lakeFS server is and how to log in (used when ``versioning_backend`` is lakefs)."""
+
+    endpoint: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: SecretStr | None = None
+    storage_namespace: str | None = Field(
+        default=None, description="Storage namespace for a new repository, e.g. s3://bucket/driftloop"
+    )
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("DRIFTLOOP_CONFIG", "driftloop.yaml"))
+
+
+class Settings(BaseSettings):
+    """driftloop's configuration. Nothing needs setting for the embedded defaults."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTLOOP_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    home: Path = Path(".driftloop")
+    project_dir: Path = Field(
+        default_factory=Path.cwd, description="Folder holding expectations/ and dags/"
+    )
+    dataset: str = Field(default="credit_risk", description="Name of the dataset spec to use")
+    versioning_backend: Literal["local", "lakefs"] = "local"
+    repository: str = "driftloop"
+    main_branch: str = "main"
+    lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
+    registry_url: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order: init arguments, environment, ``driftloop.yaml``."""
+        yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
+        return (init_settings, env_settings, yaml_source, file_secret_settings)
+
+    @cached_property
+    def home_dir(self) -> Path:
+        """Absolute home folder (relative ``home`` is taken from ``project_dir``)."""
+        home = self.home if self.home.is_absolute() else self.project_dir / self.home
+        return home.resolve()
+
+    @property
+    def expectations_dir(self) -> Path:
+        """Where dataset specs and GX suites live, versioned in git."""
+        return self.project_dir / "expectations"
+
+    @property
+    def dataset_spec_path(self) -> Path:
+        """The active dataset spec file."""
+        return self.expectations_dir / f"{self.dataset}.yaml"
+
+    @property
+    def suite_path(self) -> Path:
+        """The active GX expectation suite file."""
+        return self.expectations_dir / f"{self.dataset}.json"
+
+    @property
+    def airflow_home(self) -> Path:
+        """Airflow's home, with its SQLite database, for the embedded default."""
+        return self.home_dir / "airflow"
+
+    @property
+    def versioning_dir(self) -> Path:
+        """Root of the ``local`` versioning backend."""
+        return self.home_dir / "versioning"
+
+    @property
+    def reports_dir(self) -> Path:
+        """Validation results, Data Docs, drift reports."""
+        return self.home_dir / "reports"
+
+    @property
+    def bentoml_home(self) -> Path:
+        """BentoML's home (models and bentos)."""
+        return self.home_dir / "bentoml"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where the demo data generator drops its batches."""
+        return self.home_dir / "landing"
+
+    @property
+    def registry_database_url(self) -> str:
+        """The registry's SQLAlchemy URL: SQLite under ``home`` unless set."""
+        return self.registry_url or f"sqlite:///{self.home_dir / 'registry.db'}"
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build the settings from the environment, ``driftloop.yaml`` and ``overrides``."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Data versioning: the port and its backends."""

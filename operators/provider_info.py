@@ -1,0 +1,45 @@
+"""Provider metadata for Airflow's ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the driftloop provider: its hooks and connection types, declared as data."""
+    return {
+        "package-name": "driftloop",
+        "name": "driftloop",
+        "description": "driftloop's Airflow 3 provider: lakeFS and registry hooks, "
+        "ingest, validation and publishing operators.",
+        "versions": ["0.1.0"],
+        "connection-types": [
+            {
+                "connection-type": "lakefs",
+                "hook-class-name": "operators.hooks.lakefs.LakeFSHook",
+                "hook-name": "lakeFS",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "extra"],
+                    "relabeling": {
+                        "host": "lakeFS endpoint",
+                        "login": "Access key ID",
+                        "password": "Secret access key",
+                    },
+                    "placeholders": {
+                        "host": "http://lakefs:8000",
+                        "login": "AKIAIOSFODNN7EXAMPLE",
+                    },
+                },
+                "conn-fields": {
+                    "repository": {
+                        "label": "Repository",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                    "storage_namespace": {
+                        "label": "Storage namespace (for a new repository)",
+                        "schema": {"type": ["string", "null"]},
+                    },
+                },
+            }
+        ],
+    }
