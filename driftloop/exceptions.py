@@ -21,6 +21,10 @@ class DataSourceError(DriftloopError):
     """A source could not be read: missing path, corrupt file, bad encoding, unreachable database."""
 
 
+class EmptyBatch(DriftloopError):
+    """A scheduled data interval holds no rows: nothing to ingest."""
+
+
 class VersioningError(DriftloopError):
     """A data-versioning operation failed."""
 

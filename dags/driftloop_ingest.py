@@ -1,0 +1,47 @@
+"""driftloop_ingest: each data interval is one batch, staged, validated and published (WAP).
+
+extract the batch → commit it to ``ingest-<batch>`` → validate with the GX suite →
+merge into ``main`` and emit the published-data Asset. A failed batch stops at validation:
+its branch stays as quarantine with the reasons, and ``main`` is untouched.
+
+Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+
+from operators.assets import PUBLISHED_DATA
+from operators.ingest import PublishBatchOperator, StageBatchOperator, ValidateBatchOperator
+
+with DAG(
+    dag_id="driftloop_ingest",
+    description="Stage, validate (GX) and publish (lakeFS-style merge) one batch per interval",
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["driftloop", "ingest"],
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=20),
+        "retry_exponential_backoff": 2.0,
+    },
+    params={
+        "path": Param(
+            None,
+            type=["null", "string"],
+            title="File to ingest",
+            description="A CSV or Parquet file to ingest instead of the interval's batch",
+        ),
+    },
+    doc_md=__doc__,
+) as dag:
+    stage = StageBatchOperator(task_id="stage", path="{{ params.path or '' }}")
+    validate = ValidateBatchOperator(task_id="validate", batch=stage.output)
+    publish = PublishBatchOperator(
+        task_id="publish", batch=stage.output, validation=validate.output, outlets=[PUBLISHED_DATA]
+    )
+    stage >> validate >> publish

@@ -1,0 +1,131 @@
+"""The ``driftloop`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from driftloop.config import Settings, get_settings
+from driftloop.exceptions import DriftloopError
+
+
+def _init(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.data.sources import read_file
+    from driftloop.inference import infer_spec
+    from driftloop.spec import SourceSpec, save_spec
+    from driftloop.validation import build_suite, write_suite
+
+    name = args.name or settings.dataset
+    spec_path = settings.expectations_dir / f"{name}.yaml"
+    suite_path = settings.expectations_dir / f"{name}.json"
+    existing = [str(p) for p in (spec_path, suite_path) if p.exists()]
+    if existing and not args.force:
+        print(f"refusing to overwrite {', '.join(existing)} (use --force)", file=sys.stderr)
+        return 2
+    frame = read_file(args.data)
+    source = SourceSpec(kind="file", path=args.source or str(args.data))
+    spec = infer_spec(
+        frame,
+        name=name,
+        source=source,
+        target=args.target,
+        id_column=args.id,
+        event_time_column=args.event_time,
+    )
+    save_spec(spec, spec_path)
+    write_suite(build_suite(frame, spec), suite_path)
+    print(f"wrote {spec_path}\nwrote {suite_path}")
+    print(f"{len(spec.features)} features; target {spec.target!r} "
+          f"(positive label {spec.positive_label!r}). Read them, edit them, commit them.")
+    if name != settings.dataset:
+        print(f"to use it, set `dataset: {name}` in driftloop.yaml or DRIFTLOOP_DATASET={name}")
+    return 0
+
+
+def _generate(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.data.synthetic import GeneratorConfig, generate_batches
+
+    config = GeneratorConfig(
+        seed=args.seed,
+        rows_per_batch=args.rows,
+        shift=dict(_pairs(args.shift, float)),
+        new_categories={k: v.split("|") for k, v in _pairs(args.new_category, str)},
+        label_shift=args.label_shift,
+    )
+    out = Path(args.out) if args.out else settings.landing_dir
+    paths = generate_batches(config, start=args.start, days=args.days, out_dir=out,
+                             format=args.format)
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.runs import ingest_file
+
+    return ingest_file(settings, Path(args.path))
+
+
+def _pairs(items: Sequence[str], cast: type) -> list[tuple[str, object]]:
+    pairs = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise DriftloopError(f"expected NAME=VALUE, got {item!r}")
+        pairs.append((key, cast(value)))
+    return pairs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every ``driftloop`` subcommand."""
+    parser = argparse.ArgumentParser(prog="driftloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    init = sub.add_parser("init", help="write a dataset spec and a baseline GX suite from a sample")
+    init.add_argument("--data", required=True, type=Path, help="sample CSV or Parquet file")
+    init.add_argument("--target", required=True, help="the label column")
+    init.add_argument("--id", help="unique id column")
+    init.add_argument("--event-time", help="event-time column for incremental loads")
+    init.add_argument("--name", help="dataset name (default: the configured dataset)")
+    init.add_argument("--source", help="path or glob of future batches (default: --data)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing spec and suite")
+    init.set_defaults(func=_init)
+
+    data = sub.add_parser("data", help="demo data").add_subparsers(dest="data_command",
+                                                                    required=True)
+    gen = data.add_parser("generate", help="write seeded credit-risk batches, one file a day")
+    gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
+    gen.add_argument("--days", type=int, default=7)
+    gen.add_argument("--rows", type=int, default=2000, help="rows per day")
+    gen.add_argument("--seed", type=int, default=7)
+    gen.add_argument("--out", help="output folder (default: DRIFTLOOP_HOME/landing)")
+    gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    gen.add_argument("--shift", action="append", default=[], metavar="FEATURE=STDS",
+                     help="shift a numeric feature by this many standard deviations")
+    gen.add_argument("--new-category", action="append", default=[], metavar="COLUMN=A|B",
+                     help="inject unseen categories into a categorical column")
+    gen.add_argument("--label-shift", type=float, default=0.0,
+                     help="change of the positive rate")
+    gen.set_defaults(func=_generate)
+
+    ingest = sub.add_parser("ingest", help="ingest one file through the driftloop_ingest DAG")
+    ingest.add_argument("path", help="CSV or Parquet file")
+    ingest.set_defaults(func=_ingest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``driftloop`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args, get_settings())
+    except DriftloopError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""Write-audit-publish for one batch: stage it on its own branch, validate it, merge it to main.
+
+Each function is one Airflow task's work. They are idempotent: a batch is keyed by its
+data interval (or by its file's content), so re-running gives the same branch, the same
+object and, once published, no second commit on ``main``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+from driftloop.config import Settings
+from driftloop.data.sources import (
+    FileSource,
+    Interval,
+    open_source,
+    read_parquet_bytes,
+    to_parquet_bytes,
+)
+from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound, ValidationFailed
+from driftloop.lineage import code_version
+from driftloop.spec import DatasetSpec
+from driftloop.validation import ValidationReport, raise_for_failures, validate_frame
+from driftloop.versioning.base import VersionStore
+
+QUARANTINE_PREFIX = "quarantine/"
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """A batch committed on its ingest branch, waiting for validation."""
+
+    key: str
+    branch: str
+    path: str
+    commit_id: str
+    rows: int
+    source: str
+    interval_start: str | None = None
+    interval_end: str | None = None
+
+    def to_dict(self) -> dict[str, str | int | None]:
+        """JSON-safe form, small enough for XCom."""
+        return asdict(self)
+
+
+def batch_key(*, interval: Interval | None = None, file_bytes: bytes | None = None) -> str:
+    """Stable name of a batch: its interval start, or a content hash for a single file."""
+    if interval is not None:
+        return interval.start.strftime("%Y-%m-%dT%H%MZ")
+    if file_bytes is None:
+        raise ValueError("a batch is keyed by an interval or by a file's content")
+    return "file-" + hashlib.sha256(file_bytes).hexdigest()[:12]
+
+
+def ingest_branch(key: str) -> str:
+    """The branch a batch is staged on (lakeFS branch ids allow no ``/``)."""
+    return f"ingest-{key}"
+
+
+def data_path(spec: DatasetSpec, key: str) -> str:
+    """Where a batch lives in the repository."""
+    return f"data/{spec.name}/{key}.parquet"
+
+
+def quarantine_path(key: str) -> str:
+    """Where the reasons for rejecting a batch are kept on its branch."""
+    return f"{QUARANTINE_PREFIX}{key}.json"
+
+
+def stage_batch(
+    store: VersionStore,
+    spec: DatasetSpec,
+    *,
+    settings: Settings,
+    interval: Interval | None = None,
+    path: str | None = None,
+    run_id: str = "manual",
+) -> StagedBatch:
+    """Extract one batch and commit it as Parquet on its own ingest branch.
+
+    Reads ``path`` when given (one file), otherwise the spec's source for ``interval``.
+
+    Raises:
+        EmptyBatch: the interval holds no rows.
+        DataSourceError: the source could not be read.
+        VersioningError: the store failed.
+    """
+    source = (
+        FileSource(path, event_time_column=None)
+        if path
+        else open_source(spec.source, event_time_column=spec.event_time_column)
+    )
+    frame = source.read(None if path else interval)
+    if not path and frame.empty:
+        raise EmptyBatch(f"{source.describe()} has no rows in {interval}")
+    data = to_parquet_bytes(frame)
+    key = batch_key(interval=None if path else interval, file_bytes=data if path else None)
+    branch, object_path = ingest_branch(key), data_path(spec, key)
+
+    store.ensure_repository(settings.main_branch)
+    store.create_branch(branch, settings.main_branch, exist_ok=True)
+    if _write_if_changed(store, branch, object_path, data):
+        # New data deserves a fresh verdict: the old quarantine note no longer applies.
+        _delete_if_present(store, branch, quarantine_path(key))
+    metadata = {
+        "source": source.describe(),
+        "rows": str(len(frame)),
+        "airflow_run_id": run_id,
+        "code_version": code_version(settings.project_dir),
+        "batch": key,
+    }
+    if interval is not None and not path:
+        metadata |= {"interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
+    try:
+        commit_id = store.commit(branch, f"Stage batch {key} of {spec.name}", metadata).id
+    except NothingToCommit:
+        commit_id = store.resolve(branch)
+    return StagedBatch(
+        key=key,
+        branch=branch,
+        path=object_path,
+        commit_id=commit_id,
+        rows=len(frame),
+        source=source.describe(),
+        interval_start=metadata.get("interval_start"),
+        interval_end=metadata.get("interval_end"),
+    )
+
+
+def validate_batch(
+    store: VersionStore, spec: DatasetSpec, batch: StagedBatch, *, settings: Settings
+) -> ValidationReport:
+    """Validate a staged batch with the dataset's GX suite.
+
+    On failure the reasons are committed to the batch's branch (``quarantine/<key>.json``),
+    which stays as quarantine, and :class:`ValidationFailed` is raised; ``main`` is untouched.
+
+    Raises:
+        ValidationFailed: the batch broke expectations (the message names them).
+    """
+    frame = read_parquet_bytes(store.read_object(batch.commit_id, batch.path), label=batch.path)
+    report = validate_frame(
+        frame,
+        spec=spec,
+        suite_path=settings.suite_path,
+        reports_dir=settings.reports_dir,
+        run_name=batch.key,
+        batch_label=f"{batch.source} ({batch.branch}@{batch.commit_id[:12]})",
+    )
+    if report.success:
+        return report
+    try:
+        raise_for_failures(report, source=batch.source)
+    except ValidationFailed as failed:
+        _quarantine(store, batch, failed)
+        raise
+    return report
+
+
+def publish_batch(
+    store: VersionStore,
+    batch: StagedBatch,
+    report_statistics: dict[str, object],
+    *,
+    settings: Settings,
+    run_id: str,
+) -> str:
+    """Merge a validated batch into main and drop its branch; return main's head commit.
+
+    Re-publishing a batch that is already on main writes nothing and returns main's head.
+    """
+    metadata = {
+        "source": batch.source,
+        "rows": str(batch.rows),
+        "batch": batch.key,
+        "path": batch.path,
+        "staged_commit": batch.commit_id,
+        "airflow_run_id": run_id,
+        "code_version": code_version(settings.project_dir),
+        "validation": json.dumps(report_statistics, sort_keys=True),
+    }
+    if batch.interval_start:
+        metadata |= {"interval_start": batch.interval_start, "interval_end": str(batch.interval_end)}
+    head = store.merge(
+        batch.commit_id, settings.main_branch, f"Publish batch {batch.key}", metadata
+    )
+    if store.branch_exists(batch.branch):
+        store.delete_branch(batch.branch)
+    return head
+
+
+def _write_if_changed(store: VersionStore, branch: str, path: str, data: bytes) -> bool:
+    """Stage ``data`` unless the branch holds exactly it already; say whether it wrote."""
+    try:
+        if store.read_object(branch, path) == data:
+            return False
+    except ObjectNotFound:
+        pass
+    store.write_object(branch, path, data)
+    return True
+
+
+def _delete_if_present(store: VersionStore, branch: str, path: str) -> None:
+    try:
+        store.delete_object(branch, path)
+    except ObjectNotFound:
+        pass
+
+
+def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFailed) -> None:
+    note = {
+        "batch": batch.key,
+        "source": batch.source,
+        "staged_commit": batch.commit_id,
+        "message": str(failed),
+        "statistics": failed.statistics,
+        "failures": failed.failures,
+        "result_path": failed.result_path,
+        "docs_path": failed.docs_path,
+    }
+    body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
+    if not _write_if_changed(store, batch.branch, quarantine_path(batch.key), body):
+        return
+    try:
+        store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})
+    except NothingToCommit:
+        pass
+
+
+def read_quarantine_note(store: VersionStore, key: str) -> dict[str, object]:
+    """The reasons a batch was quarantined, read from its branch.
+
+    Raises:
+        RefNotFound: the batch has no branch.
+        ObjectNotFound: the batch was not quarantined.
+    """
+    return json.loads(store.read_object(ingest_branch(key), quarantine_path(key)))
+

@@ -1,0 +1,8 @@
+"""The Airflow Assets that tie driftloop's DAGs together."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+PUBLISHED_DATA = Asset(name="driftloop_published_data", uri="driftloop://data/main")
+"""Updated each time a validated batch is merged into ``main``; the event carries the commit id."""

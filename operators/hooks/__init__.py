@@ -1,0 +1,1 @@
+"""Hooks: turn Airflow Connections into driftloop core clients."""

@@ -1,0 +1,166 @@
+"""Write-audit-publish operators: stage a batch, validate it, publish it.
+
+Each ``execute()`` calls one function of :mod:`driftloop.ingest` and returns a small dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from operators.hooks.lakefs import version_store
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from driftloop.config import Settings
+    from driftloop.spec import DatasetSpec
+
+
+def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
+    from driftloop.config import get_settings
+    from driftloop.spec import load_spec
+
+    settings = get_settings()
+    return settings, load_spec(settings.dataset_spec_path)
+
+
+class StageBatchOperator(BaseOperator):
+    """Extract the data interval's batch (or one file) and commit it to ``ingest-<batch>``.
+
+    :param path: read this one file instead of the dataset's source (templated).
+    :param lakefs_conn_id: lakeFS connection, when the lakeFS backend is configured.
+    """
+
+    template_fields: Sequence[str] = ("path",)
+
+    def __init__(
+        self, *, path: str | None = None, lakefs_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.path = path
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Stage the batch; return its branch, path, commit id and row count."""
+        from driftloop.data.sources import Interval
+        from driftloop.exceptions import EmptyBatch
+        from driftloop.ingest import stage_batch
+
+        settings, spec = _settings_and_spec()
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        interval = Interval(start=start, end=end) if start and end and start < end else None
+        if not self.path and interval is None:
+            raise AirflowFailException(
+                "this run has no data interval and no 'path': trigger it for a scheduled "
+                "interval or give a file path in the run's conf"
+            )
+        try:
+            batch = stage_batch(
+                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+                spec,
+                settings=settings,
+                interval=interval,
+                path=self.path or None,
+                run_id=context["run_id"],
+            )
+        except EmptyBatch as empty:
+            raise AirflowSkipException(str(empty)) from empty
+        self.log.info("Staged %s rows of %s on %s@%s", batch.rows, batch.source, batch.branch,
+                      batch.commit_id)
+        return batch.to_dict()
+
+
+class ValidateBatchOperator(BaseOperator):
+    """Validate a staged batch with the dataset's GX suite; fail the run if it breaks any.
+
+    On failure the task fails without retrying (the data will not change by retrying), the
+    branch stays as quarantine with the reasons committed on it, and the full result is
+    pushed to XCom under ``validation_result``.
+
+    :param batch: the staged batch, as returned by :class:`StageBatchOperator` (templated).
+    """
+
+    template_fields: Sequence[str] = ("batch",)
+
+    def __init__(
+        self, *, batch: Any, lakefs_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Validate; return the validation statistics and report paths."""
+        from driftloop.exceptions import ValidationFailed
+        from driftloop.ingest import StagedBatch, validate_batch
+
+        settings, spec = _settings_and_spec()
+        batch = StagedBatch(**self.batch)
+        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
+        try:
+            report = validate_batch(store, spec, batch, settings=settings)
+        except ValidationFailed as failed:
+            context["ti"].xcom_push(
+                key="validation_result",
+                value={
+                    "quarantine_branch": batch.branch,
+                    "statistics": failed.statistics,
+                    "failures": failed.failures,
+                    "result_path": failed.result_path,
+                    "docs_path": failed.docs_path,
+                },
+            )
+            raise AirflowFailException(
+                f"{failed}\nQuarantined on branch {batch.branch!r}; Data Docs: {failed.docs_path}"
+            ) from failed
+        return {
+            "statistics": report.statistics,
+            "result_path": str(report.result_path),
+            "docs_path": str(report.docs_path),
+        }
+
+
+class PublishBatchOperator(BaseOperator):
+    """Merge a validated batch into ``main``, drop its branch, and emit the data Asset event.
+
+    :param batch: the staged batch (templated).
+    :param validation: the validation result of :class:`ValidateBatchOperator` (templated).
+    """
+
+    template_fields: Sequence[str] = ("batch", "validation")
+
+    def __init__(
+        self,
+        *,
+        batch: Any,
+        validation: Any,
+        lakefs_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.batch = batch
+        self.validation = validation
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Publish; return main's head commit id."""
+        from driftloop.ingest import StagedBatch, publish_batch
+
+        settings, _ = _settings_and_spec()
+        batch = StagedBatch(**self.batch)
+        head = publish_batch(
+            version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+            batch,
+            self.validation["statistics"],
+            settings=settings,
+            run_id=context["run_id"],
+        )
+        event = {"commit_id": head, "path": batch.path, "rows": batch.rows, "batch": batch.key}
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = event
+        self.log.info("Published %s to %s@%s", batch.path, settings.main_branch, head)
+        return event
