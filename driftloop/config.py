@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
+from driftloop.promotion import PromotionPolicy
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -49,8 +50,15 @@ class Settings(BaseSettings):
     versioning_backend: Literal["local", "lakefs"] = "local"
     repository: str = "driftloop"
     main_branch: str = "main"
+    models_branch: str = Field(
+        default="models", description="Branch of the data repository holding model artifacts"
+    )
     lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
     registry_url: str | None = None
+    registry_conn_id: str | None = Field(
+        default=None, description="Airflow connection holding the registry URL (overrides it)"
+    )
+    promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
 
     @classmethod
     def settings_customise_sources(

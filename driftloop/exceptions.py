@@ -21,6 +21,10 @@ class DataSourceError(DriftloopError):
     """A source could not be read: missing path, corrupt file, bad encoding, unreachable database."""
 
 
+class SourceUnavailable(DataSourceError):
+    """A source that may come back (a database that cannot be reached): worth retrying."""
+
+
 class EmptyBatch(DriftloopError):
     """A scheduled data interval holds no rows: nothing to ingest."""
 
@@ -78,3 +82,49 @@ class ValidationFailed(DriftloopError):
         self.failures = failures
         self.result_path = result_path
         self.docs_path = docs_path
+
+
+# --- Training, artifacts and promotion (driftloop.features, driftloop.training) ---
+
+
+class TrainingError(DriftloopError):
+    """The data cannot train a model: no target column, too few rows, a single class."""
+
+
+class SchemaMismatch(TrainingError):
+    """Columns or values do not match the dataset spec, or the spec no longer fits a model."""
+
+
+class ArtifactCorrupt(DriftloopError):
+    """A stored model artifact fails its checksum or does not load."""
+
+
+# --- Model registry (driftloop.registry) ---
+
+
+class RegistryError(DriftloopError):
+    """The model registry refused or failed an operation."""
+
+
+class RegistryUnavailable(RegistryError):
+    """The registry database cannot be reached or is busy: worth retrying."""
+
+    def __init__(self, message: str, *, url: str) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class VersionNotFound(RegistryError):
+    """No such registered model, or no such version of it."""
+
+
+class AliasNotSet(RegistryError):
+    """The alias has never pointed at a version of that model."""
+
+
+class NothingToRollBack(RegistryError):
+    """The alias has no earlier version to return to."""
+
+
+class RegistryConflict(RegistryError):
+    """The request contradicts the registry: a reused run key, an archived version."""

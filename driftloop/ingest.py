@@ -102,7 +102,7 @@ def stage_batch(
 
     store.ensure_repository(settings.main_branch)
     store.create_branch(branch, settings.main_branch, exist_ok=True)
-    if _write_if_changed(store, branch, object_path, data):
+    if store.write_if_changed(branch, object_path, data):
         # New data deserves a fresh verdict: the old quarantine note no longer applies.
         _delete_if_present(store, branch, quarantine_path(key))
     metadata = {
@@ -192,17 +192,6 @@ def publish_batch(
     return head
 
 
-def _write_if_changed(store: VersionStore, branch: str, path: str, data: bytes) -> bool:
-    """Stage ``data`` unless the branch holds exactly it already; say whether it wrote."""
-    try:
-        if store.read_object(branch, path) == data:
-            return False
-    except ObjectNotFound:
-        pass
-    store.write_object(branch, path, data)
-    return True
-
-
 def _delete_if_present(store: VersionStore, branch: str, path: str) -> None:
     try:
         store.delete_object(branch, path)
@@ -222,7 +211,7 @@ def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFaile
         "docs_path": failed.docs_path,
     }
     body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
-    if not _write_if_changed(store, batch.branch, quarantine_path(batch.key), body):
+    if not store.write_if_changed(batch.branch, quarantine_path(batch.key), body):
         return
     try:
         store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})

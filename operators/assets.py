@@ -6,3 +6,6 @@ from airflow.sdk import Asset
 
 PUBLISHED_DATA = Asset(name="driftloop_published_data", uri="driftloop://data/main")
 """Updated each time a validated batch is merged into ``main``; the event carries the commit id."""
+
+CHAMPION_MODEL = Asset(name="driftloop_champion_model", uri="driftloop://models/champion")
+"""Updated when ``champion`` moves; the event carries the model and version."""

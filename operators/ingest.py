@@ -47,10 +47,9 @@ class StageBatchOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Stage the batch; return its branch, path, commit id and row count."""
         from driftloop.data.sources import Interval
-        from driftloop.exceptions import EmptyBatch
+        from driftloop.exceptions import ConfigError, DataSourceError, EmptyBatch, SourceUnavailable
         from driftloop.ingest import stage_batch
 
-        settings, spec = _settings_and_spec()
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         interval = Interval(start=start, end=end) if start and end and start < end else None
         if not self.path and interval is None:
@@ -59,6 +58,7 @@ class StageBatchOperator(BaseOperator):
                 "interval or give a file path in the run's conf"
             )
         try:
+            settings, spec = _settings_and_spec()
             batch = stage_batch(
                 version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
                 spec,
@@ -69,6 +69,11 @@ class StageBatchOperator(BaseOperator):
             )
         except EmptyBatch as empty:
             raise AirflowSkipException(str(empty)) from empty
+        except SourceUnavailable:
+            raise
+        except (DataSourceError, ConfigError) as permanent:
+            # A missing, empty or corrupt file will not heal by retrying.
+            raise AirflowFailException(str(permanent)) from permanent
         self.log.info("Staged %s rows of %s on %s@%s", batch.rows, batch.source, batch.branch,
                       batch.commit_id)
         return batch.to_dict()

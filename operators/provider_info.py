@@ -40,6 +40,18 @@ def get_provider_info() -> dict[str, Any]:
                         "schema": {"type": ["string", "null"]},
                     },
                 },
-            }
+            },
+            {
+                "connection-type": "driftloop_registry",
+                "hook-class-name": "operators.hooks.registry.RegistryHook",
+                "hook-name": "driftloop model registry",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["port", "schema", "login", "password", "extra"],
+                    "relabeling": {"host": "SQLAlchemy URL"},
+                    "placeholders": {
+                        "host": "postgresql+psycopg2://driftloop:***@postgres:5432/registry"
+                    },
+                },
+            },
         ],
     }

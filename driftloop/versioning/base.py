@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from driftloop.exceptions import ObjectNotFound
+
 
 class Commit(BaseModel):
     """A sealed commit."""
@@ -162,6 +164,19 @@ class VersionStore(ABC):
             RefNotFound: no such ref.
         """
         return self.get_commit(ref).id
+
+    def write_if_changed(self, branch: str, path: str, data: bytes) -> bool:
+        """Stage ``data`` unless ``branch`` holds exactly it already; say whether it wrote.
+
+        Re-running a task then stages nothing, so its commit finds nothing to commit.
+        """
+        try:
+            if self.read_object(branch, path) == data:
+                return False
+        except ObjectNotFound:
+            pass
+        self.write_object(branch, path, data)
+        return True
 
     def branch_exists(self, name: str) -> bool:
         """Whether a branch of that name exists."""

@@ -61,9 +61,14 @@ class LakeFSHook(BaseHook):
 
 
 def version_store(settings: Settings, *, lakefs_conn_id: str | None = None) -> VersionStore:
-    """The task's version store: lakeFS through a connection when one is named, else by settings."""
-    if settings.versioning_backend == "lakefs" and lakefs_conn_id:
-        return LakeFSHook(lakefs_conn_id, repository=settings.repository).store
+    """The task's version store, chosen by configuration alone.
+
+    With ``versioning_backend: lakefs`` the store comes from the lakeFS connection
+    (``lakefs_default`` unless named); otherwise it is the embedded ``local`` store.
+    """
+    if settings.versioning_backend == "lakefs":
+        conn_id = lakefs_conn_id or LakeFSHook.default_conn_name
+        return LakeFSHook(conn_id, repository=settings.repository).store
     from driftloop.versioning.factory import open_store
 
     return open_store(settings)

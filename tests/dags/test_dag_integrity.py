@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-EXPECTED_DAGS = {"driftloop_ingest"}
+EXPECTED_DAGS = {"driftloop_ingest", "driftloop_train"}
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,12 @@ def test_ingest_wap_order(dagbag) -> None:
     assert dag.get_task("validate").downstream_task_ids == {"publish"}
     publish = dag.get_task("publish")
     assert [o.name for o in publish.outlets] == ["driftloop_published_data"]
+
+
+def test_train_promotion_gates(dagbag) -> None:
+    dag = dagbag.dags["driftloop_train"]
+    assert dag.get_task("decide").downstream_task_ids == {"approve", "auto_approve"}
+    promote = dag.get_task("promote")
+    assert {"approve", "auto_approve"} <= promote.upstream_task_ids
+    assert promote.trigger_rule == "none_failed_min_one_success"
+    assert set(dag.params.keys()) >= {"reason", "data_ref", "promotion_mode"}

@@ -1,0 +1,96 @@
+"""driftloop_train: train on one pinned commit, register with lineage, promote by policy.
+
+resolve the data ref to a commit → train XGBoost and score challenger and champion on the
+same holdout rows → register the version (data commit, validation, params, metrics, code
+version, artifact checksum) → decide by the promotion policy and the run's mode (auto,
+require_approval with a human in the loop, never) → move ``champion`` (audited).
+
+Trigger it from the UI form, or from another DAG with ``{"reason": ...}`` in the run's conf.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param
+
+from operators.assets import CHAMPION_MODEL
+from operators.train import (
+    DecidePromotionOperator,
+    PromoteModelOperator,
+    RegisterModelOperator,
+    ResolveDataRefOperator,
+    TrainModelOperator,
+)
+
+with DAG(
+    dag_id="driftloop_train",
+    description="Train XGBoost on a pinned data commit, register it, promote it by policy",
+    schedule=None,
+    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    catchup=False,
+    max_active_runs=1,
+    tags=["driftloop", "train"],
+    render_template_as_native_obj=True,
+    default_args={
+        "retries": 2,
+        "retry_delay": timedelta(seconds=15),
+        "retry_exponential_backoff": 2.0,
+    },
+    params={
+        "reason": Param("manual", type="string", title="Why retrain", minLength=1),
+        "data_ref": Param(
+            "main", type="string", title="Data ref", description="Branch or commit to train on",
+            minLength=1,
+        ),
+        "promotion_mode": Param(
+            "auto", type="string", enum=["auto", "require_approval", "never"],
+            title="Promotion mode",
+        ),
+        "max_depth": Param(6, type="integer", minimum=1, maximum=16, title="Tree depth"),
+        "eta": Param(0.1, type="number", exclusiveMinimum=0, maximum=1, title="Learning rate"),
+        "num_boost_round": Param(400, type="integer", minimum=1, maximum=5000,
+                                 title="Boosting rounds"),
+        "seed": Param(42, type="integer", title="Seed"),
+    },
+    doc_md=__doc__,
+) as dag:
+    resolve = ResolveDataRefOperator(task_id="resolve_data", data_ref="{{ params.data_ref }}")
+    train = TrainModelOperator(
+        task_id="train",
+        data=resolve.output,
+        overrides={
+            "max_depth": "{{ params.max_depth }}",
+            "eta": "{{ params.eta }}",
+            "num_boost_round": "{{ params.num_boost_round }}",
+            "seed": "{{ params.seed }}",
+        },
+        execution_timeout=timedelta(hours=2),
+    )
+    register = RegisterModelOperator(task_id="register", candidate=train.output)
+    decide = DecidePromotionOperator(
+        task_id="decide",
+        candidate=train.output,
+        registered=register.output,
+        mode="{{ params.promotion_mode }}",
+        promote_task_id="auto_approve",
+    )
+    approve = ApprovalOperator(
+        task_id="approve",
+        subject="Promote {{ ti.xcom_pull('register')['model'] }} version "
+        "{{ ti.xcom_pull('register')['version'] }} to champion?",
+        body="{{ ti.xcom_pull('decide', key='decision')['reason'] }}",
+        execution_timeout=timedelta(days=2),
+    )
+    promote = PromoteModelOperator(
+        task_id="promote",
+        registered=register.output,
+        decision="{{ ti.xcom_pull('decide', key='decision') }}",
+        trigger_rule="none_failed_min_one_success",
+        outlets=[CHAMPION_MODEL],
+    )
+    # The branch skips whichever gate it does not follow; promote runs after either.
+    auto_approve = EmptyOperator(task_id="auto_approve")
+    resolve >> train >> register >> decide >> [approve, auto_approve] >> promote

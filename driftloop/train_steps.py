@@ -1,0 +1,274 @@
+"""The steps of ``driftloop_train``: train on a pinned commit, register, decide, promote.
+
+Each function is one Airflow task's work, keyed by the run (``run_key``) so that a retried
+task neither writes a second artifact commit, nor a second version, nor a second alias move.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from pydantic import BaseModel
+
+from driftloop.config import Settings
+from driftloop.exceptions import NothingToCommit, TrainingError, VersionNotFound
+from driftloop.lineage import code_version
+from driftloop.promotion import Decision, PromotionPolicy, decide
+from driftloop.registry import ModelVersion, Registry, VersionLineage
+from driftloop.spec import DatasetSpec
+from driftloop.training import (
+    Metrics,
+    TrainingParams,
+    check_schema_compatible,
+    evaluate,
+    holdout_rows,
+    load_model,
+    save_artifacts,
+    train_model,
+    write_plots,
+)
+from driftloop.versioning.base import VersionStore
+
+PromotionMode = Literal["auto", "require_approval", "never"]
+CHAMPION = "champion"
+
+
+class Candidate(BaseModel):
+    """A trained model and its evidence, written to the store, not yet registered."""
+
+    run_key: str
+    data_ref: str
+    data_commit: str
+    rows: int
+    params: dict[str, Any]
+    metrics: dict[str, Any]
+    champion_version: int | None
+    champion_metrics: dict[str, Any] | None
+    artifact_uri: str
+    artifact_commit: str
+    artifact_sha256: str
+    files: list[str]
+
+
+def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.DataFrame:
+    """Every published batch of ``spec``'s dataset at one commit, in path order.
+
+    Raises:
+        TrainingError: the commit holds no data for the dataset.
+    """
+    from driftloop.data.sources import read_parquet_bytes
+
+    objects = store.list_objects(commit_id, f"data/{spec.name}/")
+    if not objects:
+        raise TrainingError(
+            f"commit {commit_id[:12]} holds no published data under data/{spec.name}/"
+        )
+    frames = [
+        read_parquet_bytes(store.read_object(commit_id, o.path), label=o.path) for o in objects
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_folder(spec: DatasetSpec, run_key: str) -> str:
+    """Where a run's artifacts live in the models branch."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", run_key).strip("_")
+    return f"models/{spec.name}/{slug}"
+
+
+def train_candidate(
+    store: VersionStore,
+    registry: Registry,
+    spec: DatasetSpec,
+    *,
+    settings: Settings,
+    data_ref: str,
+    data_commit: str,
+    run_key: str,
+    params: TrainingParams,
+) -> Candidate:
+    """Train on ``data_commit``, score challenger and champion on the same holdout, store artifacts.
+
+    Raises:
+        TrainingError: too few rows, a single class, a missing target column.
+        SchemaMismatch: the spec no longer fits the champion's feature schema.
+        ArtifactCorrupt: the champion's model file fails its checksum.
+    """
+    frame = read_dataset(store, spec, data_commit)
+    champion = _champion(registry, spec.name)
+    if champion is not None:
+        check_schema_compatible(spec, champion.lineage.feature_schema)
+    trained = train_model(frame, spec, params)
+    holdout = holdout_rows(frame, spec)
+    metrics = evaluate(trained.booster, holdout, spec, threshold=params.threshold)
+    champion_metrics = None
+    if champion is not None:
+        booster = load_champion_model(store, champion)
+        champion_metrics = evaluate(booster, holdout, spec, threshold=params.threshold)
+
+    folder = run_folder(spec, run_key)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        files = save_artifacts(trained, spec, out)
+        write_plots(trained.booster, holdout, spec, out)
+        record = trained.record() | {"metrics": metrics.model_dump(), "rows": len(frame)}
+        (out / "training.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        names = sorted(p.name for p in out.iterdir())
+        artifact_commit = _commit_files(
+            store, settings, folder, out, names, run_key=run_key, data_commit=data_commit
+        )
+    return Candidate(
+        run_key=run_key,
+        data_ref=data_ref,
+        data_commit=data_commit,
+        rows=len(frame),
+        params=record["params"],
+        metrics=metrics.model_dump(),
+        champion_version=champion.version if champion else None,
+        champion_metrics=champion_metrics.model_dump() if champion_metrics else None,
+        artifact_uri=f"{folder}/{files.model.name}",
+        artifact_commit=artifact_commit,
+        artifact_sha256=files.model_sha256,
+        files=[f"{folder}/{name}" for name in names],
+    )
+
+
+def register_candidate(
+    registry: Registry,
+    store: VersionStore,
+    spec: DatasetSpec,
+    candidate: Candidate,
+    *,
+    settings: Settings,
+    created_by: str,
+) -> ModelVersion:
+    """Register the candidate with its lineage (idempotent by ``run_key``)."""
+    from driftloop.training import feature_schema
+
+    lineage = VersionLineage(
+        data_commit=candidate.data_commit,
+        data_ref=candidate.data_ref,
+        validation=validation_summary(store, candidate.data_commit),
+        params=candidate.params,
+        metrics=candidate.metrics,
+        holdout_metrics_champion=candidate.champion_metrics,
+        code_version=code_version(settings.project_dir),
+        artifact_uri=candidate.artifact_uri,
+        artifact_commit=candidate.artifact_commit,
+        artifact_sha256=candidate.artifact_sha256,
+        feature_schema=feature_schema(spec),
+        tags={"champion_at_training": str(candidate.champion_version or "")},
+    )
+    return registry.register_version(
+        spec.name, run_key=candidate.run_key, lineage=lineage, created_by=created_by
+    )
+
+
+def decide_promotion(
+    registry: Registry,
+    version: ModelVersion,
+    candidate: Candidate,
+    *,
+    policy: PromotionPolicy,
+    mode: PromotionMode,
+    actor: str,
+) -> Decision:
+    """Apply the policy (and the run's promotion mode); record the decision either way."""
+    champion = Metrics(**candidate.champion_metrics) if candidate.champion_metrics else None
+    decision = decide(Metrics(**candidate.metrics), champion, policy)
+    if decision.promote and mode == "never":
+        decision = Decision(
+            promote=False,
+            reason=f"promotion mode is 'never'; the policy would promote: {decision.reason}",
+            evidence=decision.evidence,
+        )
+    evidence = decision.evidence | {"mode": mode, "champion_version": candidate.champion_version}
+    registry.record_decision(
+        version.model,
+        version.version,
+        promoted=decision.promote,
+        reason=decision.reason,
+        evidence=evidence,
+        actor=actor,
+        run_key=candidate.run_key,
+    )
+    return Decision(promote=decision.promote, reason=decision.reason, evidence=evidence)
+
+
+def promote_version(
+    registry: Registry,
+    version: ModelVersion,
+    *,
+    reason: str,
+    evidence: dict[str, Any],
+    actor: str,
+    run_key: str,
+) -> int | None:
+    """Move ``champion`` to ``version`` in one audited transaction; return the previous one."""
+    move = registry.move_alias(
+        version.model,
+        CHAMPION,
+        version.version,
+        actor=actor,
+        reason=reason,
+        evidence=evidence,
+        run_key=run_key,
+    )
+    return move.from_version
+
+
+def load_champion_model(store: VersionStore, version: ModelVersion):  # noqa: ANN201
+    """The XGBoost booster of a registered version, checked against its recorded checksum.
+
+    Raises:
+        ArtifactCorrupt: the bytes in the store do not match the recorded checksum.
+    """
+    lineage = version.lineage
+    data = store.read_object(lineage.artifact_commit, lineage.artifact_uri)
+    return load_model(data, expected_sha256=lineage.artifact_sha256)
+
+
+def validation_summary(store: VersionStore, data_commit: str) -> dict[str, Any]:
+    """The validation statistics of every batch published up to ``data_commit``."""
+    batches = {}
+    for commit in store.log(data_commit, limit=10_000):
+        if "validation" in commit.metadata and "batch" in commit.metadata:
+            batches.setdefault(commit.metadata["batch"], json.loads(commit.metadata["validation"]))
+    return {"data_commit": data_commit, "batches": dict(sorted(batches.items()))}
+
+
+def _champion(registry: Registry, model: str) -> ModelVersion | None:
+    try:
+        return registry.get_alias(model, CHAMPION)
+    except VersionNotFound:
+        return None
+
+
+def _commit_files(
+    store: VersionStore,
+    settings: Settings,
+    folder: str,
+    local: Path,
+    names: list[str],
+    *,
+    run_key: str,
+    data_commit: str,
+) -> str:
+    branch = settings.models_branch
+    store.ensure_repository(settings.main_branch)
+    store.create_branch(branch, settings.main_branch, exist_ok=True)
+    for name in names:
+        store.write_if_changed(branch, f"{folder}/{name}", (local / name).read_bytes())
+    try:
+        return store.commit(
+            branch,
+            f"Model artifacts of {run_key}",
+            {"airflow_run_id": run_key, "data_commit": data_commit},
+        ).id
+    except NothingToCommit:
+        return store.resolve(branch)
+

@@ -1,0 +1,241 @@
+"""Operators of ``driftloop_train``: resolve the data ref, train, register, decide, promote.
+
+Each ``execute()`` calls one function of :mod:`driftloop.train_steps`; the run id keys
+every write, so a retried task changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator, BaseBranchOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from operators.hooks.lakefs import version_store
+from operators.hooks.registry import registry_for
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from driftloop.config import Settings
+    from driftloop.spec import DatasetSpec
+
+ACTOR = "airflow:driftloop_train"
+
+
+def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
+    from driftloop.config import get_settings
+    from driftloop.spec import load_spec
+
+    settings = get_settings()
+    return settings, load_spec(settings.dataset_spec_path)
+
+
+class ResolveDataRefOperator(BaseOperator):
+    """Pin the data: resolve a ref (branch, tag or commit) to one commit id for the whole run.
+
+    :param data_ref: the ref to resolve (templated).
+    """
+
+    template_fields: Sequence[str] = ("data_ref",)
+
+    def __init__(
+        self, *, data_ref: str = "main", lakefs_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data_ref = data_ref
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, str]:
+        """Return ``{"data_ref": ..., "data_commit": ...}``."""
+        from driftloop.exceptions import RefNotFound
+
+        settings, _ = _settings_and_spec()
+        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
+        try:
+            commit = store.resolve(self.data_ref)
+        except RefNotFound as missing:
+            raise AirflowFailException(f"data ref {self.data_ref!r} does not exist") from missing
+        self.log.info("Training data pinned: %s -> %s", self.data_ref, commit)
+        return {"data_ref": self.data_ref, "data_commit": commit}
+
+
+class TrainModelOperator(BaseOperator):
+    """Train on the pinned commit; score challenger and champion on the same holdout rows.
+
+    :param data: output of :class:`ResolveDataRefOperator` (templated).
+    :param overrides: training parameters that replace the defaults (templated).
+    """
+
+    template_fields: Sequence[str] = ("data", "overrides")
+
+    def __init__(
+        self,
+        *,
+        data: Any,
+        overrides: dict[str, Any] | None = None,
+        lakefs_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data = data
+        self.overrides = overrides or {}
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Return the candidate: metrics, champion metrics, artifact location and checksum."""
+        from pydantic import ValidationError
+
+        from driftloop.exceptions import SchemaMismatch, TrainingError
+        from driftloop.train_steps import train_candidate
+        from driftloop.training import TrainingParams
+
+        settings, spec = _settings_and_spec()
+        try:
+            params = TrainingParams(
+                **{k: v for k, v in self.overrides.items() if v not in (None, "")}
+            )
+        except ValidationError as bad:
+            raise AirflowFailException(f"invalid training parameters: {bad}") from bad
+        try:
+            candidate = train_candidate(
+                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+                registry_for(settings),
+                spec,
+                settings=settings,
+                data_ref=self.data["data_ref"],
+                data_commit=self.data["data_commit"],
+                run_key=context["run_id"],
+                params=params,
+            )
+        except (TrainingError, SchemaMismatch) as refused:
+            raise AirflowFailException(f"{refused}; the champion stays where it was") from refused
+        self.log.info("Challenger metrics: %s; champion: %s", candidate.metrics,
+                      candidate.champion_metrics)
+        return candidate.model_dump()
+
+
+class RegisterModelOperator(BaseOperator):
+    """Register the candidate as the next version, with its lineage (idempotent per run).
+
+    :param candidate: output of :class:`TrainModelOperator` (templated).
+    """
+
+    template_fields: Sequence[str] = ("candidate",)
+
+    def __init__(self, *, candidate: Any, lakefs_conn_id: str | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.candidate = candidate
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Return ``{"model": ..., "version": ...}``."""
+        from driftloop.train_steps import Candidate, register_candidate
+
+        settings, spec = _settings_and_spec()
+        version = register_candidate(
+            registry_for(settings),
+            version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+            spec,
+            Candidate(**self.candidate),
+            settings=settings,
+            created_by=ACTOR,
+        )
+        self.log.info("Registered %s version %s", version.model, version.version)
+        return {"model": version.model, "version": version.version}
+
+
+class DecidePromotionOperator(BaseBranchOperator):
+    """Apply the promotion policy and mode, record the decision, and pick the next task.
+
+    Follows ``promote_task_id`` when the policy promotes in ``auto`` mode,
+    ``approval_task_id`` in ``require_approval`` mode, and nothing otherwise.
+
+    :param candidate: output of :class:`TrainModelOperator` (templated).
+    :param registered: output of :class:`RegisterModelOperator` (templated).
+    :param mode: ``auto``, ``require_approval`` or ``never`` (templated).
+    """
+
+    template_fields: Sequence[str] = ("candidate", "registered", "mode")
+
+    def __init__(
+        self,
+        *,
+        candidate: Any,
+        registered: Any,
+        mode: str = "auto",
+        promote_task_id: str = "auto_approve",
+        approval_task_id: str = "approve",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.candidate = candidate
+        self.registered = registered
+        self.mode = mode
+        self.promote_task_id = promote_task_id
+        self.approval_task_id = approval_task_id
+
+    def choose_branch(self, context: Context) -> str | list[str]:
+        """Record the decision; return the task to follow."""
+        from driftloop.train_steps import Candidate, decide_promotion
+
+        if self.mode not in ("auto", "require_approval", "never"):
+            raise AirflowFailException(
+                f"promotion mode {self.mode!r} is not one of auto, require_approval, never"
+            )
+        settings, _ = _settings_and_spec()
+        registry = registry_for(settings)
+        version = registry.get_version(self.registered["model"], self.registered["version"])
+        decision = decide_promotion(
+            registry,
+            version,
+            Candidate(**self.candidate),
+            policy=settings.promotion,
+            mode=self.mode,  # type: ignore[arg-type]
+            actor=ACTOR,
+        )
+        context["ti"].xcom_push(
+            key="decision", value={"promote": decision.promote, "reason": decision.reason}
+        )
+        self.log.info("Promotion decision for version %s: %s (%s)", version.version,
+                      decision.promote, decision.reason)
+        if not decision.promote:
+            return []
+        return self.approval_task_id if self.mode == "require_approval" else self.promote_task_id
+
+
+class PromoteModelOperator(BaseOperator):
+    """Move ``champion`` to the registered version in one audited transaction.
+
+    :param registered: output of :class:`RegisterModelOperator` (templated).
+    :param decision: the decision pushed by :class:`DecidePromotionOperator` (templated).
+    """
+
+    template_fields: Sequence[str] = ("registered", "decision")
+
+    def __init__(self, *, registered: Any, decision: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.registered = registered
+        self.decision = decision
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Return the new and the previous champion version."""
+        from driftloop.train_steps import promote_version
+
+        settings, _ = _settings_and_spec()
+        registry = registry_for(settings)
+        version = registry.get_version(self.registered["model"], self.registered["version"])
+        previous = promote_version(
+            registry,
+            version,
+            reason=self.decision["reason"],
+            evidence={"decision": self.decision, "airflow_run_id": context["run_id"]},
+            actor=ACTOR,
+            run_key=context["run_id"],
+        )
+        self.log.info("champion: %s -> %s", previous, version.version)
+        result = {"model": version.model, "champion": version.version, "previous": previous}
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = result
+        return result

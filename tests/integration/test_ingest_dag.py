@@ -1,0 +1,124 @@
+"""driftloop_ingest through real Airflow (``airflow dags test`` on SQLite): publish and quarantine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import Settings
+from driftloop.orchestration import airflow_env, ensure_airflow_db, run_dag_once
+
+pytestmark = pytest.mark.integration
+
+DAY_ONE = date(2026, 1, 1)
+BAD_DAY = date(2026, 1, 3)
+
+
+def _logical_date_for(day: date) -> datetime:
+    """A daily run's logical date is the end of the interval it ingests."""
+    return datetime(day.year, day.month, day.day + 1, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def project(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate_batches
+
+    settings = Settings(home=tmp_path_factory.mktemp("ingest") / "home", project_dir=repo_dir)
+    good = GeneratorConfig(seed=11, rows_per_batch=500)
+    generate_batches(good, start=DAY_ONE, days=2, out_dir=settings.landing_dir)
+    bad = good.model_copy(
+        update={
+            "new_categories": {"purpose": ["crypto"]},
+            "corruption": CorruptionConfig(out_of_range={"income": -1000.0}),
+        }
+    )
+    generate_batches(bad, start=BAD_DAY, days=1, out_dir=settings.landing_dir)
+    ensure_airflow_db(settings)
+    return settings
+
+
+@pytest.fixture()
+def store(project: Settings):
+    from driftloop.versioning.factory import open_store
+
+    return open_store(project)
+
+
+def test_good_interval_is_published_to_main(project: Settings, store) -> None:
+    outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(DAY_ONE))
+    assert outcome.succeeded, outcome.output[-3000:]
+
+    head = store.get_commit("main")
+    assert [o.path for o in store.list_objects("main", "data/")] == [
+        "data/credit_risk/2026-01-01T0000Z.parquet"
+    ]
+    assert head.metadata["rows"] == "500"
+    assert head.metadata["interval_start"] == "2026-01-01T00:00:00+00:00"
+    assert head.metadata["airflow_run_id"]
+    assert "driftloop" in head.metadata["code_version"]
+    assert json.loads(head.metadata["validation"])["success_percent"] == 100.0
+    assert "applications_2026-01-01" in head.metadata["source"] or "landing" in head.metadata["source"]
+    assert not any(b.startswith("ingest-") for b in store.list_branches())
+
+
+def test_rerunning_an_interval_changes_nothing(project: Settings, store) -> None:
+    before = store.resolve("main")
+    outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(DAY_ONE))
+    assert outcome.succeeded, outcome.output[-3000:]
+    assert store.resolve("main") == before
+    assert len(store.list_objects("main", "data/")) == 1
+
+
+def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store) -> None:
+    from driftloop.ingest import read_quarantine_note
+
+    before = store.resolve("main")
+    outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(BAD_DAY))
+    assert not outcome.succeeded
+    assert store.resolve("main") == before
+    assert "ingest-2026-01-03T0000Z" in store.list_branches()
+
+    note = read_quarantine_note(store, "2026-01-03T0000Z")
+    assert "income" in note["message"] and "purpose" in note["message"]
+    assert "crypto" in note["message"]
+    assert Path(note["docs_path"]).exists()
+    # the staged data is kept on the quarantine branch for inspection
+    assert store.list_objects("ingest-2026-01-03T0000Z", "data/credit_risk/2026-01-03")
+
+
+def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    env = airflow_env(project)
+    return subprocess.run(
+        [sys.executable, "-m", "driftloop.cli", *args],
+        env=env, cwd=project.project_dir, capture_output=True, text=True, timeout=600,
+    )
+
+
+def test_cli_ingests_a_good_file_through_the_dag(project: Settings, store) -> None:
+    path = project.landing_dir / "applications_2026-01-02.csv"
+    result = _cli(project, "ingest", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "published data/credit_risk/file-" in result.stdout
+    assert store.resolve("main") in result.stdout
+
+
+def test_cli_reports_quarantine_reasons_for_a_bad_file(project: Settings, store) -> None:
+    before = store.resolve("main")
+    result = _cli(project, "ingest", str(project.landing_dir / "applications_2026-01-03.csv"))
+    assert result.returncode == 1
+    assert "quarantined on branch ingest-file-" in result.stderr
+    assert "income" in result.stderr
+    assert store.resolve("main") == before
+
+
+def test_cli_names_a_missing_file(project: Settings) -> None:
+    missing = os.path.join(str(project.landing_dir), "nope.csv")
+    result = _cli(project, "ingest", missing)
+    assert result.returncode == 1
+    assert "nope.csv" in result.stderr
