@@ -1,0 +1,459 @@
+"""Where batches come from: CSV/Parquet files and SQL databases, read one data interval at a time.
+
+Every reader returns the same frame for the same interval (same rows, order and dtypes), so a
+re-run writes byte-identical Parquet. Every failure is a :class:`DataSourceError` naming the file,
+column or database (password masked) and what is wrong; an unreachable database raises its
+subclass :class:`SourceUnavailable`, which is worth retrying.
+"""
+
+from __future__ import annotations
+
+import codecs
+import glob
+import io
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from driftloop.exceptions import DataSourceError, SourceUnavailable, SpecError
+
+if TYPE_CHECKING:
+    from driftloop.spec import SourceSpec
+
+_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+_PARQUET_COMPRESSION = "zstd"
+_DECODE_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A half-open data interval ``[start, end)``, held in UTC.
+
+    Raises:
+        ValueError: ``start`` or ``end`` has no time zone, or ``start`` is not before ``end``.
+
+    """
+
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value: datetime = getattr(self, name)
+            if value.utcoffset() is None:
+                raise ValueError(f"interval {name} {value.isoformat()} has no time zone")
+            object.__setattr__(self, name, value.astimezone(UTC))
+        if self.start >= self.end:
+            raise ValueError(f"interval start {self.start} is not before its end {self.end}")
+
+    def __str__(self) -> str:
+        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+
+
+class Source(Protocol):
+    """A place batches are read from."""
+
+    def read(self, interval: Interval | None = None) -> pd.DataFrame:
+        """Read all rows, or only those whose event time is in ``interval``.
+
+        Raises:
+            SourceUnavailable: the source cannot be reached for now (worth retrying).
+            DataSourceError: the source cannot be read.
+            SpecError: an interval was given but the source has no event-time column.
+
+        """
+        ...
+
+    def describe(self) -> str:
+        """Describe the source in one line for commit metadata, without secrets."""
+        ...
+
+
+def read_file(path: str | Path, *, format: str | None = None) -> pd.DataFrame:
+    """Read one CSV or Parquet file, its format taken from ``format`` or the suffix.
+
+    CSV keeps pandas' type inference (validation reports wrong types) and reads empty cells as
+    missing values.
+
+    Raises:
+        DataSourceError: the file is missing, empty, corrupt, not UTF-8 (CSV), or of unknown format.
+
+    """
+    path = Path(path)
+    file_format = _file_format(path, format)
+    if not path.exists():
+        raise DataSourceError(f"{path} does not exist")
+    if not path.is_file():
+        raise DataSourceError(f"{path} is not a file")
+    if path.stat().st_size == 0:
+        raise DataSourceError(f"{path} is empty (0 bytes)")
+    if file_format == "csv":
+        return _read_csv(path)
+    try:
+        return pq.read_table(path).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataSourceError(f"{path} is not a readable Parquet file: {exc}") from exc
+
+
+def _file_format(path: Path, format: str | None) -> str:
+    if format is not None:
+        if format not in _FORMATS.values():
+            raise DataSourceError(f"{path}: unknown format {format!r} (use 'csv' or 'parquet')")
+        return format
+    try:
+        return _FORMATS[path.suffix.lower()]
+    except KeyError:
+        known = ", ".join(_FORMATS)
+        raise DataSourceError(
+            f"{path}: cannot tell the format from suffix {path.suffix!r} "
+            f"(known: {known}; or set the source's format)"
+        ) from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        # low_memory=False infers each column's type from the whole file; chunked inference can
+        # give one column both numbers and strings, which Parquet cannot store.
+        return pd.read_csv(path, encoding="utf-8", low_memory=False)
+    except UnicodeDecodeError as exc:
+        raise DataSourceError(f"{path} is not valid UTF-8: {_utf8_error_position(path)}") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataSourceError(f"{path} is empty: it has no header row") from exc
+    except pd.errors.ParserError as exc:
+        raise DataSourceError(f"{path} is not valid CSV: {exc}") from exc
+    except OSError as exc:
+        raise DataSourceError(f"{path} cannot be read: {exc}") from exc
+
+
+def _utf8_error_position(path: Path) -> str:
+    """Locate the first invalid byte; pandas' own offset is relative to an internal buffer."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    consumed = 0
+    line = 1
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(_DECODE_CHUNK)
+            pending = decoder.getstate()[0]
+            data = pending + chunk
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                offset = consumed - len(pending) + exc.start
+                line += data[: exc.start].count(b"\n")
+                return (
+                    f"byte 0x{data[exc.start]:02x} at offset {offset} (line {line}); re-encode it"
+                )
+            if not chunk:
+                return "an invalid byte sequence; re-encode it"
+            consumed += len(chunk)
+            line += chunk.count(b"\n")
+
+
+def _event_times(frame: pd.DataFrame, column: str, *, where: str, required: bool) -> pd.Series:
+    """Return the event-time column as UTC timestamps; naive values are taken to be UTC."""
+    if column not in frame.columns:
+        raise DataSourceError(
+            f"{where} has no event-time column {column!r} (columns: {list(frame.columns)})"
+        )
+    values = frame[column]
+    missing = values.isna()
+    if required and missing.any():
+        raise DataSourceError(
+            f"{where}: event-time column {column!r} is empty in {int(missing.sum())} rows, "
+            "which therefore belong to no data interval"
+        )
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed = (
+            values.dt.tz_convert(UTC) if values.dt.tz is not None else values.dt.tz_localize(UTC)
+        )
+    elif pd.api.types.is_numeric_dtype(values) and not missing.all():
+        raise DataSourceError(
+            f"{where}: event-time column {column!r} holds numbers ({values.dtype}), not timestamps"
+        )
+    else:
+        parsed = pd.to_datetime(values, utc=True, format="ISO8601", errors="coerce")
+        unparsed = parsed.isna() & ~missing
+        if unparsed.any():
+            row = int(unparsed.to_numpy().argmax())
+            raise DataSourceError(
+                f"{where}: event-time column {column!r} has {int(unparsed.sum())} values that "
+                f"are not ISO 8601 timestamps, e.g. {values.iloc[row]!r} in data row {row + 1}"
+            )
+    return parsed.astype("datetime64[ns, UTC]")
+
+
+def _in_interval(times: pd.Series, interval: Interval) -> pd.Series:
+    return (times >= pd.Timestamp(interval.start)) & (times < pd.Timestamp(interval.end))
+
+
+def _interval_needs_event_time(source: str) -> SpecError:
+    return SpecError(
+        f"{source} cannot be read for one data interval: the dataset spec has no event_time_column"
+    )
+
+
+class FileSource:
+    """CSV or Parquet files matching a path or glob, read in sorted order and concatenated."""
+
+    def __init__(
+        self,
+        path_or_glob: str | Path,
+        *,
+        format: str | None = None,
+        event_time_column: str | None = None,
+    ) -> None:
+        self.pattern = str(path_or_glob)
+        self.format = format
+        self.event_time_column = event_time_column
+
+    def describe(self) -> str:
+        """Return the path or glob."""
+        return self.pattern
+
+    def paths(self) -> list[Path]:
+        """List the files matching the pattern, sorted.
+
+        Raises:
+            DataSourceError: no file matches.
+
+        """
+        matches = glob.glob(os.path.expanduser(self.pattern), recursive=True)
+        paths = sorted(Path(match) for match in matches if Path(match).is_file())
+        if not paths:
+            raise DataSourceError(f"no files match {self.pattern!r}")
+        return paths
+
+    def read(self, interval: Interval | None = None) -> pd.DataFrame:
+        """Read every matching file's rows, or only those whose event time is in ``interval``.
+
+        The event-time column, when set, is returned as UTC timestamps.
+
+        Raises:
+            DataSourceError: no file matches, a file cannot be read, or an event time is not a
+                timestamp (or is empty while filtering by ``interval``).
+            SpecError: ``interval`` is given but there is no event-time column.
+
+        """
+        if interval is not None and self.event_time_column is None:
+            raise _interval_needs_event_time(self.pattern)
+        frames = []
+        for path in self.paths():
+            frame = read_file(path, format=self.format)
+            if self.event_time_column is not None:
+                times = _event_times(
+                    frame, self.event_time_column, where=str(path), required=interval is not None
+                )
+                frame[self.event_time_column] = times
+                if interval is not None:
+                    frame = frame.loc[_in_interval(times, interval)]
+            frames.append(frame)
+        # Files without matching rows are left out so they cannot change the combined dtypes.
+        kept = [frame for frame in frames if len(frame)] or frames[:1]
+        return pd.concat(kept, ignore_index=True)
+
+
+class SqlSource:
+    """A table or query in a database reached through an SQLAlchemy URL."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        table: str | None = None,
+        query: str | None = None,
+        event_time_column: str | None = None,
+    ) -> None:
+        if (table is None) == (query is None):
+            raise SpecError("an SQL source needs exactly one of 'table' or 'query'")
+        self.url = url
+        self.table = table
+        self.query = query
+        self.event_time_column = event_time_column
+
+    def describe(self) -> str:
+        """Return the URL (password masked) and the table or the query."""
+        if self.table is not None:
+            return f"{_display_url(self.url)} table={self.table}"
+        return f"{_display_url(self.url)} query={' '.join(str(self.query).split())}"
+
+    def read(self, interval: Interval | None = None) -> pd.DataFrame:
+        """Read the table's or query's rows, sorted by event time and then by every column.
+
+        A table is filtered on ``event_time_column``; a query gets ``interval`` bound to its
+        ``:start`` and ``:end`` parameters. The event-time column is returned as UTC timestamps.
+
+        Raises:
+            SourceUnavailable: the database cannot be reached, or the connection dropped.
+            DataSourceError: the URL is invalid, the table does not exist, the query fails, or
+                its result lacks the event-time column.
+            SpecError: ``interval`` is given but the table has no event-time column or the query
+                does not use ``:start`` and ``:end``.
+
+        """
+        statement, params = self._statement(interval)
+        try:
+            engine = sa.create_engine(self.url)
+        except (ArgumentError, NoSuchModuleError, ImportError) as exc:
+            raise DataSourceError(
+                f"cannot use database URL {_display_url(self.url)}: {self._mask(str(exc))}"
+            ) from exc
+        try:
+            try:
+                connection = engine.connect()
+            except SQLAlchemyError as exc:
+                raise SourceUnavailable(
+                    f"cannot connect to {self.describe()}: {self._reason(exc)}"
+                ) from exc
+            with connection:
+                if connection.dialect.name == "postgresql":
+                    # Naive timestamps mean UTC in driftloop, also when compared with the interval.
+                    connection.exec_driver_sql("SET TIME ZONE 'UTC'")
+                if self.table is not None:
+                    self._check_table(connection)
+                frame = pd.read_sql_query(statement, connection, params=params)
+        except DBAPIError as exc:
+            error = SourceUnavailable if exc.connection_invalidated else DataSourceError
+            raise error(f"cannot read {self.describe()}: {self._reason(exc)}") from exc
+        except SQLAlchemyError as exc:
+            raise DataSourceError(f"cannot read {self.describe()}: {self._reason(exc)}") from exc
+        finally:
+            engine.dispose()
+        if self.event_time_column is not None:
+            frame[self.event_time_column] = _event_times(
+                frame, self.event_time_column, where=self.describe(), required=interval is not None
+            )
+        return _sorted_rows(frame, first=self.event_time_column)
+
+    def _statement(self, interval: Interval | None) -> tuple[sa.Executable, dict[str, datetime]]:
+        params = {} if interval is None else {"start": interval.start, "end": interval.end}
+        # A typed bind makes each dialect send the timestamp in the form it stores them.
+        binds = [sa.bindparam(name, type_=sa.DateTime(timezone=True)) for name in params]
+        if self.query is not None:
+            statement = sa.text(self.query)
+            used = set(statement.compile().params)
+            if interval is not None and not {"start", "end"} <= used:
+                raise SpecError(
+                    f"{self.describe()} cannot be read for one data interval: the query does not "
+                    "use both :start and :end"
+                )
+            if interval is None and used & {"start", "end"}:
+                raise DataSourceError(
+                    f"{self.describe()} uses :start and :end, so it needs a data interval"
+                )
+            return statement.bindparams(*binds), params
+        schema, name = self._table_name()
+        table = sa.table(name, schema=schema)
+        statement = sa.select(sa.literal_column("*")).select_from(table)
+        if interval is not None:
+            if self.event_time_column is None:
+                raise _interval_needs_event_time(self.describe())
+            event_time = sa.column(self.event_time_column, _selectable=table)
+            statement = statement.where(event_time >= binds[0], event_time < binds[1])
+        return statement, params
+
+    def _table_name(self) -> tuple[str | None, str]:
+        schema, _, name = str(self.table).rpartition(".")
+        return schema or None, name
+
+    def _check_table(self, connection: sa.Connection) -> None:
+        schema, name = self._table_name()
+        if not sa.inspect(connection).has_table(name, schema=schema):
+            raise DataSourceError(
+                f"table {self.table!r} does not exist in {_display_url(self.url)}"
+            )
+
+    def _reason(self, exc: SQLAlchemyError) -> str:
+        # The driver's own message, on one line, without SQLAlchemy's link to its FAQ.
+        return self._mask(" ".join(str(getattr(exc, "orig", None) or exc).split()))
+
+    def _mask(self, message: str) -> str:
+        try:
+            password = make_url(self.url).password
+        except ArgumentError:
+            return _mask_unparsed(message)
+        return message.replace(str(password), "***") if password else message
+
+
+def _display_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return _mask_unparsed(url)
+
+
+def _mask_unparsed(text: str) -> str:
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _sorted_rows(frame: pd.DataFrame, *, first: str | None) -> pd.DataFrame:
+    """Put rows in one total order, whatever order the database returned them in."""
+    if frame.empty or frame.columns.empty:
+        return frame.reset_index(drop=True)
+    keys = [first] if first is not None else []
+    keys += [column for column in frame.columns if column != first]
+    return frame.sort_values(
+        keys, key=_orderable, kind="stable", na_position="last", ignore_index=True
+    )
+
+
+def _orderable(values: pd.Series) -> pd.Series:
+    # Database types such as JSON or arrays arrive as Python objects with no ordering; their
+    # text form still orders rows the same way on every read.
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return values.map(repr, na_action="ignore")
+    return values
+
+
+def open_source(spec: SourceSpec, *, event_time_column: str | None) -> Source:
+    """Build the source a dataset spec's ``source`` section describes.
+
+    Raises:
+        SpecError: the SQL source has both or neither of ``table`` and ``query``.
+
+    """
+    if spec.kind == "file":
+        return FileSource(str(spec.path), format=spec.format, event_time_column=event_time_column)
+    return SqlSource(
+        str(spec.url), table=spec.table, query=spec.query, event_time_column=event_time_column
+    )
+
+
+def to_parquet_bytes(df: pd.DataFrame) -> bytes:
+    """Serialise ``df`` as Parquet without its index; equal frames give identical bytes.
+
+    Raises:
+        DataSourceError: a column cannot be stored in Parquet (for example, mixed types).
+
+    """
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataSourceError(f"the batch cannot be written as Parquet: {exc}") from exc
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression=_PARQUET_COMPRESSION)
+    return sink.getvalue().to_pybytes()
+
+
+def read_parquet_bytes(data: bytes, *, label: str) -> pd.DataFrame:
+    """Read Parquet bytes; ``label`` names them in errors (for example, a branch and path).
+
+    Raises:
+        DataSourceError: the bytes are not valid Parquet.
+
+    """
+    if not data:
+        raise DataSourceError(f"{label} is empty (0 bytes)")
+    try:
+        return pq.read_table(io.BytesIO(data)).to_pandas()
+    except (pa.ArrowException, OSError) as exc:
+        raise DataSourceError(f"{label} is not readable Parquet: {exc}") from exc
