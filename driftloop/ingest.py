@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from pathlib import Path
+from string import Template
 from dataclasses import asdict, dataclass
 
 from driftloop.config import Settings
@@ -21,7 +24,7 @@ from driftloop.data.sources import (
 )
 from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound, ValidationFailed
 from driftloop.lineage import code_version
-from driftloop.spec import DatasetSpec
+from driftloop.spec import DatasetSpec, SourceSpec
 from driftloop.validation import ValidationReport, raise_for_failures, validate_frame
 from driftloop.versioning.base import VersionStore
 
@@ -70,6 +73,18 @@ def quarantine_path(key: str) -> str:
     return f"{QUARANTINE_PREFIX}{key}.json"
 
 
+def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
+    """Expand ``${VARS}`` (``DRIFTLOOP_HOME`` included) and anchor relative paths at the project."""
+    variables = {**os.environ, "DRIFTLOOP_HOME": str(settings.home_dir)}
+    update: dict[str, str] = {}
+    if source.path:
+        path = Path(Template(source.path).safe_substitute(variables))
+        update["path"] = str(path if path.is_absolute() else settings.project_dir / path)
+    if source.url:
+        update["url"] = Template(source.url).safe_substitute(variables)
+    return source.model_copy(update=update)
+
+
 def stage_batch(
     store: VersionStore,
     spec: DatasetSpec,
@@ -91,7 +106,9 @@ def stage_batch(
     source = (
         FileSource(path, event_time_column=None)
         if path
-        else open_source(spec.source, event_time_column=spec.event_time_column)
+        else open_source(
+            resolve_source(spec.source, settings), event_time_column=spec.event_time_column
+        )
     )
     frame = source.read(None if path else interval)
     if not path and frame.empty:

@@ -1,0 +1,1 @@
+"""Test helpers: stand-in servers and fixtures shared by unit and integration tests."""
