@@ -23,6 +23,7 @@ from driftloop.data.sources import (
     to_parquet_bytes,
 )
 from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound, ValidationFailed
+from driftloop.inference import conform_frame
 from driftloop.lineage import code_version
 from driftloop.spec import DatasetSpec, SourceSpec
 from driftloop.validation import ValidationReport, raise_for_failures, validate_frame
@@ -113,6 +114,7 @@ def stage_batch(
     frame = source.read(None if path else interval)
     if not path and frame.empty:
         raise EmptyBatch(f"{source.describe()} has no rows in {interval}")
+    frame = conform_frame(frame, spec)
     data = to_parquet_bytes(frame)
     key = batch_key(interval=None if path else interval, file_bytes=data if path else None)
     branch, object_path = ingest_branch(key), data_path(spec, key)

@@ -20,6 +20,13 @@ CORE_MODULES = [
     "driftloop.data.synthetic",
     "driftloop.validation",
     "driftloop.inference",
+    "driftloop.registry",
+    "driftloop.features",
+    "driftloop.promotion",
+    "driftloop.training",
+    "driftloop.train_steps",
+    "driftloop.model_commands",
+    "driftloop.demo",
 ]
 
 

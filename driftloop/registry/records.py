@@ -1,0 +1,96 @@
+"""What the registry hands out: immutable pydantic records, never ORM rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+JsonObject = dict[str, JsonValue]
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VersionStatus(StrEnum):
+    """Lifecycle of a model version: aliases may only point at registered versions."""
+
+    REGISTERED = "registered"
+    ARCHIVED = "archived"
+
+
+class VersionLineage(_Record):
+    """Where a model version came from: data, validation, code, parameters, results, artifacts."""
+
+    data_commit: str = Field(description="Commit of the versioned store the model trained on")
+    data_ref: str = Field(description="Ref that commit was read from, e.g. main")
+    validation: JsonObject = Field(description="Validation summary of the training data")
+    params: JsonObject = Field(description="Training parameters")
+    metrics: JsonObject = Field(description="The version's metrics on the holdout")
+    holdout_metrics_champion: JsonObject | None = Field(
+        default=None, description="The champion's metrics on the same holdout, if there was one"
+    )
+    code_version: str
+    artifact_uri: str = Field(description="Path in the versioned store, e.g. models/m/v3/model.ubj")
+    artifact_commit: str = Field(description="Store commit holding the artifacts")
+    artifact_sha256: str
+    feature_schema: JsonObject
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RegisteredModel(_Record):
+    """A named model; its versions are numbered 1, 2, 3..."""
+
+    name: str
+    description: str | None
+    created_at: datetime
+
+
+class ModelVersion(_Record):
+    """One registered version of a model."""
+
+    model: str
+    version: int
+    run_key: str = Field(description="The run that registered it (idempotency key)")
+    status: VersionStatus
+    lineage: VersionLineage
+    reference_profile_uri: str | None
+    created_by: str
+    created_at: datetime
+
+
+class AliasMove(_Record):
+    """One move of an alias, as recorded in the audit log.
+
+    ``changed`` is false for a move to the version the alias already pointed at:
+    such a no-op is not audited, so it has no ``id``.
+    """
+
+    id: int | None
+    model: str
+    alias: str
+    from_version: int | None
+    to_version: int
+    actor: str
+    reason: str
+    evidence: JsonObject
+    run_key: str | None
+    rollback_of: int | None = Field(description="Id of the move this rollback undid")
+    at: datetime
+    changed: bool = True
+
+
+class Decision(_Record):
+    """A recorded promotion decision, whether or not an alias moved."""
+
+    id: int
+    model: str
+    version: int
+    promoted: bool
+    reason: str
+    evidence: JsonObject
+    actor: str
+    run_key: str
+    at: datetime

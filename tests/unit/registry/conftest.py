@@ -1,0 +1,116 @@
+"""Registry fixtures: every test runs on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import URL, create_engine
+from sqlalchemy.exc import OperationalError
+
+from driftloop.registry import Registry, VersionLineage
+from driftloop.registry.database import MIGRATIONS_DIR
+
+PG_ADMIN_URLS = (
+    "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
+    "postgresql+psycopg2://root@127.0.0.1:5432/test",
+)
+
+
+def _reachable_admin_url() -> URL | None:
+    for url in PG_ADMIN_URLS:
+        engine = create_engine(url, connect_args={"connect_timeout": 5})
+        try:
+            with engine.connect():
+                return engine.url
+        except OperationalError:
+            continue
+        finally:
+            engine.dispose()
+    return None
+
+
+@pytest.fixture
+def alembic_config() -> Config:
+    """An Alembic configuration over the migrations shipped in the package."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+@pytest.fixture
+def head_revision(alembic_config: Config) -> str:
+    """The newest shipped migration."""
+    head = ScriptDirectory.from_config(alembic_config).get_current_head()
+    assert head is not None
+    return head
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[URL]:
+    """A database created for this test session and dropped at its end."""
+    admin_url = _reachable_admin_url()
+    if admin_url is None:
+        pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
+    name = f"driftloop_test_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_database: URL) -> str:
+    """A fresh empty schema in the session's database, set as the connection's search_path."""
+    schema = f"t_{secrets.token_hex(6)}"
+    engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    engine.dispose()
+    url = postgres_database.update_query_dict({"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a SQLite file in a folder that does not exist yet, or PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'not-yet' / 'registry.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def registry(db_url: str) -> Iterator[Registry]:
+    """A migrated registry."""
+    registry = Registry(url=db_url)
+    registry.upgrade()
+    yield registry
+    registry.close()
+
+
+@pytest.fixture
+def lineage() -> VersionLineage:
+    """A complete lineage, as the training task would record it."""
+    return VersionLineage(
+        data_commit="c0ffee01",
+        data_ref="main",
+        validation={"success": True, "evaluated": 12, "failed": 0},
+        params={"max_depth": 4, "eta": 0.1, "objective": "binary:logistic"},
+        metrics={"auc": 0.91, "logloss": 0.33},
+        holdout_metrics_champion={"auc": 0.89, "logloss": 0.35},
+        code_version="driftloop 0.1.0 git 0123456789ab",
+        artifact_uri="models/credit_risk/v1/model.ubj",
+        artifact_commit="a11ce5",
+        artifact_sha256="9" * 64,
+        feature_schema={"features": [{"name": "income", "dtype": "float64"}]},
+        tags={"trigger": "schedule"},
+    )
