@@ -69,6 +69,29 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     return ingest_file(settings, Path(args.path))
 
 
+def _train(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop import model_commands
+
+    return model_commands.train(settings, reason=args.reason, data_ref=args.data_ref,
+                                mode=args.mode)
+
+
+def _models(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop import model_commands
+
+    match args.models_command:
+        case "list":
+            return model_commands.list_versions(settings)
+        case "show":
+            return model_commands.show_version(settings, args.version)
+        case "promote":
+            return model_commands.promote(settings, args.version, reason=args.reason)
+        case "rollback":
+            return model_commands.rollback(settings, reason=args.reason)
+        case _:
+            return model_commands.reproduce(settings, args.version)
+
+
 def _pairs(items: Sequence[str], cast: type) -> list[tuple[str, object]]:
     pairs = []
     for item in items:
@@ -114,6 +137,26 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="ingest one file through the driftloop_ingest DAG")
     ingest.add_argument("path", help="CSV or Parquet file")
     ingest.set_defaults(func=_ingest)
+
+    train = sub.add_parser("train", help="run the driftloop_train DAG through Airflow")
+    train.add_argument("--reason", default="manual", help="why retrain (kept in the run)")
+    train.add_argument("--data-ref", default="main", help="branch or commit to train on")
+    train.add_argument("--mode", choices=["auto", "require_approval", "never"], default="auto",
+                       help="promotion mode")
+    train.set_defaults(func=_train)
+
+    models = sub.add_parser("models", help="the model registry")
+    models.set_defaults(func=_models)
+    msub = models.add_subparsers(dest="models_command", required=True)
+    msub.add_parser("list", help="versions, aliases and metrics")
+    for name, text in (("show", "one version's lineage, decisions and alias moves"),
+                       ("reproduce", "retrain a version from its lineage, compare bytes")):
+        msub.add_parser(name, help=text).add_argument("version", type=int)
+    promote = msub.add_parser("promote", help="make a version the champion (audited)")
+    promote.add_argument("version", type=int)
+    promote.add_argument("--reason", default="manual promotion")
+    rollback = msub.add_parser("rollback", help="move champion back to the previous one")
+    rollback.add_argument("--reason", default="manual rollback")
     return parser
 
 

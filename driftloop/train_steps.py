@@ -272,3 +272,37 @@ def _commit_files(
     except NothingToCommit:
         return store.resolve(branch)
 
+
+
+class Reproduction(BaseModel):
+    """The outcome of retraining a version from its recorded lineage."""
+
+    model: str
+    version: int
+    identical: bool
+    recorded_sha256: str
+    reproduced_sha256: str
+
+
+def reproduce_version(
+    store: VersionStore, registry: Registry, spec: DatasetSpec, model: str, version: int
+) -> Reproduction:
+    """Retrain ``version`` from its data commit and parameters; compare the model bytes.
+
+    Raises:
+        VersionNotFound: no such version.
+        SchemaMismatch: the current spec no longer fits the version's feature schema.
+    """
+    recorded = registry.get_version(model, version)
+    check_schema_compatible(spec, recorded.lineage.feature_schema)
+    frame = read_dataset(store, spec, recorded.lineage.data_commit)
+    trained = train_model(frame, spec, TrainingParams(**recorded.lineage.params))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = save_artifacts(trained, spec, Path(tmp))
+    return Reproduction(
+        model=model,
+        version=version,
+        identical=files.model_sha256 == recorded.lineage.artifact_sha256,
+        recorded_sha256=recorded.lineage.artifact_sha256,
+        reproduced_sha256=files.model_sha256,
+    )

@@ -85,7 +85,7 @@ class ValidationReport(BaseModel):
     rows: int
 
 
-RANGE_MOSTLY = 0.999
+RANGE_MOSTLY = 0.99
 """Share of a batch's values that must lie in a numeric column's learned range."""
 
 

@@ -1,0 +1,247 @@
+"""Turning rows into model inputs, the same way for training and for serving.
+
+Categorical values are compared as canonical text (``"3"`` for ``3``, ``3.0`` and ``"3"``;
+``"True"`` for ``True``), so a column read from CSV, Parquet or JSON maps to the same codes.
+A category that is not in the spec becomes *missing*: XGBoost then sends it down the
+default branch it learned for missing values, the same as a null, instead of failing the
+request or guessing the nearest known category. Drift monitoring is where new categories
+are noticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as pdtypes
+
+from driftloop.exceptions import SchemaMismatch, TrainingError
+from driftloop.spec import DatasetSpec
+
+# Above 2**53 not every integer is a float, so such values keep their float spelling.
+_EXACT_INT_LIMIT = 2.0**53
+_FIELD_SEPARATOR = "\x1f"
+_MISSING_MARK = "\x00"
+
+
+def model_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+    """Return the feature columns of ``df`` in spec order, typed for the model.
+
+    Numeric features become float64; categorical features become ``pd.Categorical`` with
+    exactly the spec's categories in spec order, so the codes the model learns are the
+    indexes ``encode_records`` produces. Unknown categories and nulls become missing.
+
+    Raises:
+        SchemaMismatch: a feature column is absent, or a numeric one holds non-numbers.
+    """
+    _require_columns(df, spec.feature_names, what="feature")
+    columns: dict[str, Any] = {}
+    for feature in spec.features:
+        values = df[feature.name]
+        if feature.kind == "numeric":
+            columns[feature.name] = _as_float(values, feature.name)
+        else:
+            columns[feature.name] = pd.Categorical(_as_text(values), categories=feature.categories)
+    return pd.DataFrame(columns, index=df.index)
+
+
+def labels(df: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
+    """Return the target as 0/1: 1 for ``spec.positive_label``, 0 for any other label.
+
+    Raises:
+        TrainingError: the target column is absent, has nulls, or holds labels outside
+            ``spec.target_values`` (the message names them).
+    """
+    if spec.target not in df.columns:
+        raise TrainingError(
+            f"target column {spec.target!r} is missing; columns are {list(df.columns)}"
+        )
+    text = _as_text(df[spec.target])
+    missing = int(text.isna().sum())
+    if missing:
+        raise TrainingError(f"{missing} rows have no label in target column {spec.target!r}")
+    unknown = sorted(set(text.unique()) - set(spec.target_values))
+    if unknown:
+        raise TrainingError(
+            f"target column {spec.target!r} holds labels {unknown[:10]} outside "
+            f"target_values {spec.target_values}"
+        )
+    return (text == spec.positive_label).to_numpy(dtype=np.int8)
+
+
+def encode_records(records: Sequence[Mapping[str, Any]], spec: DatasetSpec) -> np.ndarray:
+    """Encode request records into the float32 matrix the model predicts on.
+
+    The fast serving path: numerics as floats, categoricals as their index in the spec's
+    categories, ``None`` and unknown categories as NaN. ``Booster.inplace_predict`` gives
+    the same predictions on it as on ``model_frame`` of the same rows, because the
+    booster's categorical splits are stored against those same indexes.
+
+    Raises:
+        SchemaMismatch: a record lacks a feature, or a numeric feature is not a number.
+    """
+    encoders = [(f.name, _value_encoder(f.name, f.categories)) for f in spec.features]
+    matrix = np.empty((len(records), len(encoders)), dtype=np.float32)
+    for row, record in enumerate(records):
+        try:
+            matrix[row] = [encode(record[name]) for name, encode in encoders]
+        except KeyError as exc:
+            missing = [name for name, _ in encoders if name not in record]
+            raise SchemaMismatch(f"record {row} lacks features {missing}") from exc
+    return matrix
+
+
+def split_assignment(
+    df: pd.DataFrame,
+    spec: DatasetSpec,
+    *,
+    holdout_fraction: float = 0.2,
+    validation_fraction: float = 0.1,
+    salt: str = "driftloop",
+) -> np.ndarray:
+    """Assign every row to "train", "valid" or "holdout", the same way in every run.
+
+    A row's split depends only on a BLAKE2b hash of ``salt`` and its id (or, with no id
+    column, of its canonical content: numeric features as float64, every other spec
+    column as canonical text), never on its position or on which other rows are present.
+    A row therefore stays in the holdout across retrains and processes, so no model is
+    scored on rows an earlier one trained on.
+
+    Raises:
+        ValueError: the fractions are not in (0, 1) or sum to 1 or more.
+        SchemaMismatch: the id column (or, without one, a spec column) is absent.
+    """
+    if not (0 < holdout_fraction < 1 and 0 < validation_fraction < 1):
+        raise ValueError("holdout_fraction and validation_fraction must be between 0 and 1")
+    if holdout_fraction + validation_fraction >= 1:
+        raise ValueError("holdout_fraction + validation_fraction must leave rows to train on")
+    if spec.id_column:
+        _require_columns(df, [spec.id_column], what="id")
+        keys = [key.encode() for key in _as_text(df[spec.id_column]).fillna(_MISSING_MARK)]
+    else:
+        _require_columns(df, spec.columns, what="spec")
+        keys = _row_content(df, spec)
+    prefix = f"{salt}{_FIELD_SEPARATOR}".encode()
+    positions = np.fromiter(
+        (_unit_interval(prefix + key) for key in keys),
+        dtype=np.float64,
+        count=len(keys),
+    )
+    return np.where(
+        positions < holdout_fraction,
+        "holdout",
+        np.where(positions < holdout_fraction + validation_fraction, "valid", "train"),
+    )
+
+
+def _require_columns(df: pd.DataFrame, names: Sequence[str], *, what: str) -> None:
+    missing = [name for name in names if name not in df.columns]
+    if missing:
+        raise SchemaMismatch(
+            f"{what} columns {missing} are missing; columns are {list(df.columns)}"
+        )
+
+
+def _as_float(values: pd.Series, name: str) -> np.ndarray:
+    try:
+        return pd.to_numeric(values).to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise SchemaMismatch(f"numeric feature {name!r} holds non-numeric values: {exc}") from exc
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values`` as canonical text (see ``_text``), missing values as None."""
+    if pdtypes.is_bool_dtype(values) or pdtypes.is_integer_dtype(values):
+        text = values.astype(str).astype(object)
+        text[values.isna()] = None
+        return text
+    if pdtypes.is_float_dtype(values):
+        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+        # numpy's float64-to-str is the shortest round-trip spelling, like ``repr``.
+        text = numbers.astype(str).astype(object)
+        whole = np.isfinite(numbers) & (np.floor(numbers) == numbers)
+        whole &= np.abs(numbers) < _EXACT_INT_LIMIT
+        text[whole] = numbers[whole].astype(np.int64).astype(str)
+        text[np.isnan(numbers)] = None
+        return pd.Series(text, index=values.index, dtype=object)
+    # Object and string columns repeat few distinct values: convert each one once.
+    distinct = pd.unique(values)
+    mapping = {value: _text(value) for value in distinct if not _is_missing(value)}
+    return values.map(mapping).astype(object).where(values.notna(), None)
+
+
+def _text(value: Any) -> str | None:
+    """Canonical text of one value: whole floats drop ``.0``, bools are True/False."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "True" if value else "False"
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        whole = number.is_integer() and abs(number) < _EXACT_INT_LIMIT
+        return str(int(number)) if whole else repr(number)
+    if isinstance(value, np.integer):
+        return str(int(value))
+    return str(value)
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and math.isnan(value)
+
+
+def _value_encoder(name: str, categories: list[str] | None) -> Callable[[Any], float]:
+    if categories is None:
+
+        def encode_number(value: Any) -> float:
+            if _is_missing(value):
+                return math.nan
+            try:
+                return float(value)
+            except (TypeError, ValueError) as exc:
+                raise SchemaMismatch(
+                    f"numeric feature {name!r} got {value!r}, which is not a number"
+                ) from exc
+
+        return encode_number
+    codes = {category: float(code) for code, category in enumerate(categories)}
+
+    def encode_category(value: Any) -> float:
+        text = _text(value)
+        return math.nan if text is None else codes.get(text, math.nan)
+
+    return encode_category
+
+
+def _row_content(df: pd.DataFrame, spec: DatasetSpec) -> list[bytes]:
+    """Each row's bytes: numeric features as float64, then the other columns as text.
+
+    Numbers are hashed as values, not spelled out: formatting millions of floats as text
+    costs more than the hashing itself. An int column that turned float keeps its bytes.
+    """
+    numeric = [f.name for f in spec.features if f.kind == "numeric"]
+    numbers = np.column_stack(
+        [_as_float(df[name], name) for name in numeric] or [np.empty((len(df), 0))]
+    )
+    numbers += 0.0  # -0.0 and 0.0 are the same value
+    numbers[np.isnan(numbers)] = np.nan  # one NaN bit pattern
+    packed = np.ascontiguousarray(numbers, dtype="<f8").view(np.uint8).reshape(len(df), -1)
+    texts = [
+        _as_text(df[column]).fillna(_MISSING_MARK).tolist()
+        for column in spec.columns
+        if column not in numeric
+    ]
+    return [
+        row.tobytes() + _FIELD_SEPARATOR.join(parts).encode()
+        for row, parts in zip(packed, zip(*texts, strict=True), strict=True)
+    ]
+
+
+def _unit_interval(data: bytes) -> float:
+    digest = hashlib.blake2b(data, digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64

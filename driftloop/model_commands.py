@@ -1,0 +1,132 @@
+"""``driftloop train`` and ``driftloop models ...``: the registry from the command line."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from driftloop.config import Settings
+
+if TYPE_CHECKING:
+    from driftloop.registry import Registry
+
+
+def _registry(settings: Settings) -> Registry:
+    from driftloop.registry import Registry
+
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    return registry
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _model(settings: Settings) -> str:
+    from driftloop.spec import load_spec
+
+    return load_spec(settings.dataset_spec_path).name
+
+
+def train(settings: Settings, *, reason: str, data_ref: str, mode: str) -> int:
+    """Run ``driftloop_train`` through Airflow; print the version and the promotion decision."""
+    from driftloop.orchestration import ensure_airflow_db, run_dag_once
+
+    ensure_airflow_db(settings)
+    conf = {"reason": reason, "data_ref": data_ref, "promotion_mode": mode}
+    outcome = run_dag_once(settings, "driftloop_train", conf=conf)
+    registry = _registry(settings)
+    model = _model(settings)
+    decisions = registry.decisions(model) if outcome.succeeded else []
+    if not decisions:
+        print(f"training failed; Airflow said:\n{outcome.output[-3000:]}", file=sys.stderr)
+        return 1
+    last = decisions[-1]
+    verdict = "promoted to champion" if last.promoted else "registered, not promoted"
+    print(f"{model} version {last.version}: {verdict}: {last.reason}")
+    return 0
+
+
+def list_versions(settings: Settings) -> int:
+    """Print every version with its aliases, holdout metrics and data commit."""
+    registry = _registry(settings)
+    model = _model(settings)
+    from driftloop.exceptions import VersionNotFound
+
+    try:
+        versions = registry.list_versions(model)
+        aliases = registry.aliases(model)
+    except VersionNotFound:
+        print(f"no versions of {model!r} yet")
+        return 0
+    by_version: dict[int, list[str]] = {}
+    for alias, number in aliases.items():
+        by_version.setdefault(number, []).append(alias)
+    print(f"{'version':>7}  {'aliases':<20} {'roc_auc':>8} {'log_loss':>8}  data commit   created")
+    for v in versions:
+        metrics = v.lineage.metrics
+        print(
+            f"{v.version:>7}  {','.join(by_version.get(v.version, [])):<20} "
+            f"{metrics.get('roc_auc', float('nan')):>8.4f} {metrics.get('log_loss', float('nan')):>8.4f}"
+            f"  {v.lineage.data_commit[:12]}  {v.created_at:%Y-%m-%d %H:%M}"
+        )
+    return 0
+
+
+def show_version(settings: Settings, version: int) -> int:
+    """Print one version's lineage, its promotion decisions and the alias moves naming it."""
+    registry = _registry(settings)
+    model = _model(settings)
+    record = registry.get_version(model, version)
+    payload = {
+        "version": record.model_dump(mode="json"),
+        "decisions": [
+            d.model_dump(mode="json") for d in registry.decisions(model) if d.version == version
+        ],
+        "alias_moves": [
+            m.model_dump(mode="json")
+            for m in registry.audit_log(model)
+            if version in (m.from_version, m.to_version)
+        ],
+    }
+    print(json.dumps(payload, indent=2, sort_keys=True))
+    return 0
+
+
+def promote(settings: Settings, version: int, *, reason: str) -> int:
+    """Point ``champion`` at ``version`` by hand (audited)."""
+    move = _registry(settings).move_alias(
+        _model(settings), "champion", version, actor=_actor(), reason=reason
+    )
+    print(f"champion: {move.from_version} -> {move.to_version}" if move.changed
+          else f"champion is already version {version}")
+    return 0
+
+
+def rollback(settings: Settings, *, reason: str) -> int:
+    """Move ``champion`` back to the previous champion (audited)."""
+    move = _registry(settings).rollback(_model(settings), actor=_actor(), reason=reason)
+    print(f"champion rolled back: {move.from_version} -> {move.to_version}")
+    return 0
+
+
+def reproduce(settings: Settings, version: int) -> int:
+    """Retrain a version from its lineage; exit 0 only when the model file is byte-identical."""
+    from driftloop.spec import load_spec
+    from driftloop.train_steps import reproduce_version
+    from driftloop.versioning.factory import open_store
+
+    spec = load_spec(settings.dataset_spec_path)
+    result = reproduce_version(
+        open_store(settings), _registry(settings), spec, spec.name, version
+    )
+    if result.identical:
+        print(f"version {version} reproduced: model file byte-identical "
+              f"(sha256 {result.reproduced_sha256})")
+        return 0
+    print(f"version {version} NOT reproduced: recorded sha256 {result.recorded_sha256}, "
+          f"retrained {result.reproduced_sha256}", file=sys.stderr)
+    return 1
