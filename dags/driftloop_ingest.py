@@ -9,7 +9,7 @@ Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
@@ -20,7 +20,7 @@ with DAG(
     dag_id="driftloop_ingest",
     description="Stage, validate (GX) and publish (lakeFS-style merge) one batch per interval",
     schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["driftloop", "ingest"],

@@ -10,7 +10,7 @@ Trigger it from the UI form, or from another DAG with ``{"reason": ...}`` in the
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
@@ -29,7 +29,7 @@ with DAG(
     dag_id="driftloop_train",
     description="Train XGBoost on a pinned data commit, register it, promote it by policy",
     schedule=None,
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["driftloop", "train"],
@@ -42,17 +42,23 @@ with DAG(
     params={
         "reason": Param("manual", type="string", title="Why retrain", minLength=1),
         "data_ref": Param(
-            "main", type="string", title="Data ref", description="Branch or commit to train on",
+            "main",
+            type="string",
+            title="Data ref",
+            description="Branch or commit to train on",
             minLength=1,
         ),
         "promotion_mode": Param(
-            "auto", type="string", enum=["auto", "require_approval", "never"],
+            "auto",
+            type="string",
+            enum=["auto", "require_approval", "never"],
             title="Promotion mode",
         ),
         "max_depth": Param(6, type="integer", minimum=1, maximum=16, title="Tree depth"),
         "eta": Param(0.1, type="number", exclusiveMinimum=0, maximum=1, title="Learning rate"),
-        "num_boost_round": Param(400, type="integer", minimum=1, maximum=5000,
-                                 title="Boosting rounds"),
+        "num_boost_round": Param(
+            400, type="integer", minimum=1, maximum=5000, title="Boosting rounds"
+        ),
         "seed": Param(42, type="integer", title="Seed"),
     },
     doc_md=__doc__,

@@ -38,8 +38,10 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     save_spec(spec, spec_path)
     write_suite(build_suite(frame, spec), suite_path)
     print(f"wrote {spec_path}\nwrote {suite_path}")
-    print(f"{len(spec.features)} features; target {spec.target!r} "
-          f"(positive label {spec.positive_label!r}). Read them, edit them, commit them.")
+    print(
+        f"{len(spec.features)} features; target {spec.target!r} "
+        f"(positive label {spec.positive_label!r}). Read them, edit them, commit them."
+    )
     if name != settings.dataset:
         print(f"to use it, set `dataset: {name}` in driftloop.yaml or DRIFTLOOP_DATASET={name}")
     return 0
@@ -56,8 +58,9 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         label_shift=args.label_shift,
     )
     out = Path(args.out) if args.out else settings.landing_dir
-    paths = generate_batches(config, start=args.start, days=args.days, out_dir=out,
-                             format=args.format)
+    paths = generate_batches(
+        config, start=args.start, days=args.days, out_dir=out, format=args.format
+    )
     for path in paths:
         print(path)
     return 0
@@ -72,8 +75,9 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 def _train(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop import model_commands
 
-    return model_commands.train(settings, reason=args.reason, data_ref=args.data_ref,
-                                mode=args.mode)
+    return model_commands.train(
+        settings, reason=args.reason, data_ref=args.data_ref, mode=args.mode
+    )
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
@@ -117,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite an existing spec and suite")
     init.set_defaults(func=_init)
 
-    data = sub.add_parser("data", help="demo data").add_subparsers(dest="data_command",
-                                                                    required=True)
+    data = sub.add_parser("data", help="demo data").add_subparsers(
+        dest="data_command", required=True
+    )
     gen = data.add_parser("generate", help="write seeded credit-risk batches, one file a day")
     gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1))
     gen.add_argument("--days", type=int, default=7)
@@ -126,12 +131,21 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=7)
     gen.add_argument("--out", help="output folder (default: DRIFTLOOP_HOME/landing)")
     gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    gen.add_argument("--shift", action="append", default=[], metavar="FEATURE=STDS",
-                     help="shift a numeric feature by this many standard deviations")
-    gen.add_argument("--new-category", action="append", default=[], metavar="COLUMN=A|B",
-                     help="inject unseen categories into a categorical column")
-    gen.add_argument("--label-shift", type=float, default=0.0,
-                     help="change of the positive rate")
+    gen.add_argument(
+        "--shift",
+        action="append",
+        default=[],
+        metavar="FEATURE=STDS",
+        help="shift a numeric feature by this many standard deviations",
+    )
+    gen.add_argument(
+        "--new-category",
+        action="append",
+        default=[],
+        metavar="COLUMN=A|B",
+        help="inject unseen categories into a categorical column",
+    )
+    gen.add_argument("--label-shift", type=float, default=0.0, help="change of the positive rate")
     gen.set_defaults(func=_generate)
 
     ingest = sub.add_parser("ingest", help="ingest one file through the driftloop_ingest DAG")
@@ -141,16 +155,22 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="run the driftloop_train DAG through Airflow")
     train.add_argument("--reason", default="manual", help="why retrain (kept in the run)")
     train.add_argument("--data-ref", default="main", help="branch or commit to train on")
-    train.add_argument("--mode", choices=["auto", "require_approval", "never"], default="auto",
-                       help="promotion mode")
+    train.add_argument(
+        "--mode",
+        choices=["auto", "require_approval", "never"],
+        default="auto",
+        help="promotion mode",
+    )
     train.set_defaults(func=_train)
 
     models = sub.add_parser("models", help="the model registry")
     models.set_defaults(func=_models)
     msub = models.add_subparsers(dest="models_command", required=True)
     msub.add_parser("list", help="versions, aliases and metrics")
-    for name, text in (("show", "one version's lineage, decisions and alias moves"),
-                       ("reproduce", "retrain a version from its lineage, compare bytes")):
+    for name, text in (
+        ("show", "one version's lineage, decisions and alias moves"),
+        ("reproduce", "retrain a version from its lineage, compare bytes"),
+    ):
         msub.add_parser(name, help=text).add_argument("version", type=int)
     promote = msub.add_parser("promote", help="make a version the champion (audited)")
     promote.add_argument("version", type=int)

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
-from driftloop.promotion import PromotionPolicy
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from driftloop.promotion import PromotionPolicy
 
 
 class LakeFSSettings(BaseModel):
@@ -27,7 +28,8 @@ class LakeFSSettings(BaseModel):
     access_key_id: str | None = None
     secret_access_key: SecretStr | None = None
     storage_namespace: str | None = Field(
-        default=None, description="Storage namespace for a new repository, e.g. s3://bucket/driftloop"
+        default=None,
+        description="Storage namespace for a new repository, e.g. s3://bucket/driftloop",
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from driftloop.config import Settings, get_settings
 from driftloop.orchestration import ensure_airflow_db, run_dag_once
@@ -48,7 +48,7 @@ def ingest_days(settings: Settings, days: list[date]) -> dict[date, str]:
     store = open_store(settings)
     outcomes: dict[date, str] = {}
     for day in days:
-        logical_date = datetime.combine(day + timedelta(days=1), datetime.min.time(), timezone.utc)
+        logical_date = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
         _say(f"ingesting {day} through driftloop_ingest ...")
         outcome = run_dag_once(settings, "driftloop_ingest", logical_date=logical_date)
         key = f"{day.isoformat()}T0000Z"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
-from dataclasses import asdict, dataclass
+
+import pandas as pd
 
 from driftloop.config import Settings
 from driftloop.data.sources import (
@@ -74,6 +76,20 @@ def quarantine_path(key: str) -> str:
     return f"{QUARANTINE_PREFIX}{key}.json"
 
 
+def batch_bytes(frame: pd.DataFrame, spec: DatasetSpec) -> bytes:
+    """The Parquet a batch is stored as: labels conformed to the spec, deterministic bytes."""
+    return to_parquet_bytes(conform_frame(frame, spec))
+
+
+def file_batch_key(path: str, spec: DatasetSpec) -> str:
+    """The batch key ``stage_batch`` gives to one file.
+
+    Raises:
+        DataSourceError: the file cannot be read.
+    """
+    return batch_key(file_bytes=batch_bytes(FileSource(path).read(None), spec))
+
+
 def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
     """Expand ``${VARS}`` (``DRIFTLOOP_HOME`` included) and anchor relative paths at the project."""
     variables = {**os.environ, "DRIFTLOOP_HOME": str(settings.home_dir)}
@@ -114,8 +130,7 @@ def stage_batch(
     frame = source.read(None if path else interval)
     if not path and frame.empty:
         raise EmptyBatch(f"{source.describe()} has no rows in {interval}")
-    frame = conform_frame(frame, spec)
-    data = to_parquet_bytes(frame)
+    data = batch_bytes(frame, spec)
     key = batch_key(interval=None if path else interval, file_bytes=data if path else None)
     branch, object_path = ingest_branch(key), data_path(spec, key)
 
@@ -132,7 +147,10 @@ def stage_batch(
         "batch": key,
     }
     if interval is not None and not path:
-        metadata |= {"interval_start": interval.start.isoformat(), "interval_end": interval.end.isoformat()}
+        metadata |= {
+            "interval_start": interval.start.isoformat(),
+            "interval_end": interval.end.isoformat(),
+        }
     try:
         commit_id = store.commit(branch, f"Stage batch {key} of {spec.name}", metadata).id
     except NothingToCommit:
@@ -202,7 +220,10 @@ def publish_batch(
         "validation": json.dumps(report_statistics, sort_keys=True),
     }
     if batch.interval_start:
-        metadata |= {"interval_start": batch.interval_start, "interval_end": str(batch.interval_end)}
+        metadata |= {
+            "interval_start": batch.interval_start,
+            "interval_end": str(batch.interval_end),
+        }
     head = store.merge(
         batch.commit_id, settings.main_branch, f"Publish batch {batch.key}", metadata
     )
@@ -246,4 +267,3 @@ def read_quarantine_note(store: VersionStore, key: str) -> dict[str, object]:
         ObjectNotFound: the batch was not quarantined.
     """
     return json.loads(store.read_object(ingest_branch(key), quarantine_path(key)))
-

@@ -101,8 +101,11 @@ def promote(settings: Settings, version: int, *, reason: str) -> int:
     move = _registry(settings).move_alias(
         _model(settings), "champion", version, actor=_actor(), reason=reason
     )
-    print(f"champion: {move.from_version} -> {move.to_version}" if move.changed
-          else f"champion is already version {version}")
+    print(
+        f"champion: {move.from_version} -> {move.to_version}"
+        if move.changed
+        else f"champion is already version {version}"
+    )
     return 0
 
 
@@ -120,13 +123,16 @@ def reproduce(settings: Settings, version: int) -> int:
     from driftloop.versioning.factory import open_store
 
     spec = load_spec(settings.dataset_spec_path)
-    result = reproduce_version(
-        open_store(settings), _registry(settings), spec, spec.name, version
-    )
+    result = reproduce_version(open_store(settings), _registry(settings), spec, spec.name, version)
     if result.identical:
-        print(f"version {version} reproduced: model file byte-identical "
-              f"(sha256 {result.reproduced_sha256})")
+        print(
+            f"version {version} reproduced: model file byte-identical "
+            f"(sha256 {result.reproduced_sha256})"
+        )
         return 0
-    print(f"version {version} NOT reproduced: recorded sha256 {result.recorded_sha256}, "
-          f"retrained {result.reproduced_sha256}", file=sys.stderr)
+    print(
+        f"version {version} NOT reproduced: recorded sha256 {result.recorded_sha256}, "
+        f"retrained {result.reproduced_sha256}",
+        file=sys.stderr,
+    )
     return 1

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from driftloop.config import Settings
-from driftloop.exceptions import DriftloopError, ObjectNotFound, RefNotFound
+from driftloop.exceptions import DriftloopError, ObjectNotFound, RefNotFound, RepositoryNotFound
 from driftloop.orchestration import ensure_airflow_db, run_dag_once
 
 
@@ -15,8 +15,7 @@ def ingest_file(settings: Settings, path: Path) -> int:
 
     Returns the process exit code: 0 when published, 1 otherwise.
     """
-    from driftloop.data.sources import FileSource, to_parquet_bytes
-    from driftloop.ingest import batch_key, data_path, ingest_branch, read_quarantine_note
+    from driftloop.ingest import data_path, file_batch_key, ingest_branch, read_quarantine_note
     from driftloop.spec import load_spec
     from driftloop.versioning.factory import open_store
 
@@ -24,7 +23,7 @@ def ingest_file(settings: Settings, path: Path) -> int:
     ensure_airflow_db(settings)
     outcome = run_dag_once(settings, "driftloop_ingest", conf={"path": str(path.resolve())})
     try:
-        key = batch_key(file_bytes=to_parquet_bytes(FileSource(str(path)).read(None)))
+        key = file_batch_key(str(path), spec)
     except DriftloopError as exc:
         print(f"not ingested: {exc}", file=sys.stderr)
         return 1
@@ -38,7 +37,7 @@ def ingest_file(settings: Settings, path: Path) -> int:
         return 0
     try:
         note = read_quarantine_note(store, key)
-    except (ObjectNotFound, RefNotFound):
+    except (ObjectNotFound, RefNotFound, RepositoryNotFound):
         print(f"ingest failed; Airflow said:\n{outcome.output[-3000:]}", file=sys.stderr)
         return 1
     print(f"quarantined on branch {ingest_branch(key)}\n{note['message']}", file=sys.stderr)

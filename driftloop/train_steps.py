@@ -221,7 +221,7 @@ def promote_version(
     return move.from_version
 
 
-def load_champion_model(store: VersionStore, version: ModelVersion):  # noqa: ANN201
+def load_champion_model(store: VersionStore, version: ModelVersion):
     """The XGBoost booster of a registered version, checked against its recorded checksum.
 
     Raises:
@@ -271,7 +271,6 @@ def _commit_files(
         ).id
     except NothingToCommit:
         return store.resolve(branch)
-
 
 
 class Reproduction(BaseModel):

@@ -74,8 +74,9 @@ class StageBatchOperator(BaseOperator):
         except (DataSourceError, ConfigError) as permanent:
             # A missing, empty or corrupt file will not heal by retrying.
             raise AirflowFailException(str(permanent)) from permanent
-        self.log.info("Staged %s rows of %s on %s@%s", batch.rows, batch.source, batch.branch,
-                      batch.commit_id)
+        self.log.info(
+            "Staged %s rows of %s on %s@%s", batch.rows, batch.source, batch.branch, batch.commit_id
+        )
         return batch.to_dict()
 
 
@@ -91,9 +92,7 @@ class ValidateBatchOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("batch",)
 
-    def __init__(
-        self, *, batch: Any, lakefs_conn_id: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, batch: Any, lakefs_conn_id: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
         self.lakefs_conn_id = lakefs_conn_id

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator, BaseBranchOperator
+from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from operators.hooks.lakefs import version_store
@@ -111,8 +111,9 @@ class TrainModelOperator(BaseOperator):
             )
         except (TrainingError, SchemaMismatch) as refused:
             raise AirflowFailException(f"{refused}; the champion stays where it was") from refused
-        self.log.info("Challenger metrics: %s; champion: %s", candidate.metrics,
-                      candidate.champion_metrics)
+        self.log.info(
+            "Challenger metrics: %s; champion: %s", candidate.metrics, candidate.champion_metrics
+        )
         return candidate.model_dump()
 
 
@@ -198,8 +199,12 @@ class DecidePromotionOperator(BaseBranchOperator):
         context["ti"].xcom_push(
             key="decision", value={"promote": decision.promote, "reason": decision.reason}
         )
-        self.log.info("Promotion decision for version %s: %s (%s)", version.version,
-                      decision.promote, decision.reason)
+        self.log.info(
+            "Promotion decision for version %s: %s (%s)",
+            version.version,
+            decision.promote,
+            decision.reason,
+        )
         if not decision.promote:
             return []
         return self.approval_task_id if self.mode == "require_approval" else self.promote_task_id

@@ -24,11 +24,11 @@ def open_store(settings: Settings) -> VersionStore:
     """
     # Backends are imported here so only the chosen one's dependencies (lakefs_sdk) load.
     if settings.versioning_backend == "local":
-        from driftloop.versioning.local import LocalVersionStore  # noqa: PLC0415
+        from driftloop.versioning.local import LocalVersionStore
 
         return LocalVersionStore(root=settings.versioning_dir, repository=settings.repository)
 
-    from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client  # noqa: PLC0415
+    from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client
 
     lakefs = settings.lakefs
     secret = lakefs.secret_access_key.get_secret_value() if lakefs.secret_access_key else ""

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ BAD_DAY = date(2026, 1, 3)
 
 def _logical_date_for(day: date) -> datetime:
     """A daily run's logical date is the end of the interval it ingests."""
-    return datetime(day.year, day.month, day.day + 1, tzinfo=timezone.utc)
+    return datetime(day.year, day.month, day.day + 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,9 @@ def project(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Setting
 def store(project: Settings):
     from driftloop.versioning.factory import open_store
 
-    return open_store(project)
+    store = open_store(project)
+    store.ensure_repository("main")
+    return store
 
 
 def test_good_interval_is_published_to_main(project: Settings, store) -> None:
@@ -63,7 +65,9 @@ def test_good_interval_is_published_to_main(project: Settings, store) -> None:
     assert head.metadata["airflow_run_id"]
     assert "driftloop" in head.metadata["code_version"]
     assert json.loads(head.metadata["validation"])["success_percent"] == 100.0
-    assert "applications_2026-01-01" in head.metadata["source"] or "landing" in head.metadata["source"]
+    assert (
+        "applications_2026-01-01" in head.metadata["source"] or "landing" in head.metadata["source"]
+    )
     assert not any(b.startswith("ingest-") for b in store.list_branches())
 
 
@@ -96,7 +100,11 @@ def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = airflow_env(project)
     return subprocess.run(
         [sys.executable, "-m", "driftloop.cli", *args],
-        env=env, cwd=project.project_dir, capture_output=True, text=True, timeout=600,
+        env=env,
+        cwd=project.project_dir,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

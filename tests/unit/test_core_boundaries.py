@@ -47,7 +47,10 @@ def test_telemetry_is_off_once_driftloop_is_imported() -> None:
         "print(os.environ['GX_ANALYTICS_ENABLED'], os.environ['BENTOML_DO_NOT_TRACK'],"
         " os.environ['WHYLOGS_NO_ANALYTICS'])"
     )
-    env = {k: v for k, v in __import__("os").environ.items()
-           if k not in {"GX_ANALYTICS_ENABLED", "BENTOML_DO_NOT_TRACK", "WHYLOGS_NO_ANALYTICS"}}
+    env = {
+        k: v
+        for k, v in __import__("os").environ.items()
+        if k not in {"GX_ANALYTICS_ENABLED", "BENTOML_DO_NOT_TRACK", "WHYLOGS_NO_ANALYTICS"}
+    }
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert out.stdout.split() == ["false", "True", "1"]

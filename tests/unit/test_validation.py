@@ -119,8 +119,10 @@ def test_suite_covers_columns_types_ranges_sets_and_ids(sample, spec):
     age = expectation(suite, "expect_column_values_to_be_between", "age")
     assert 0 <= age["min_value"] < 21
     signs = [
-        e["kwargs"] for e in suite["expectations"]
-        if e["type"] == "expect_column_values_to_be_between" and e["kwargs"]["column"] == "age"
+        e["kwargs"]
+        for e in suite["expectations"]
+        if e["type"] == "expect_column_values_to_be_between"
+        and e["kwargs"]["column"] == "age"
         and "max_value" not in e["kwargs"]
     ]
     assert signs == [{"column": "age", "min_value": 0}] or signs[0]["min_value"] == 0

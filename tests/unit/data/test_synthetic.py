@@ -235,4 +235,3 @@ def test_spec_describes_the_generated_data(clean: pd.DataFrame) -> None:
         assert feature.nullable == bool(clean[feature.name].isna().any()), feature.name
         if feature.categories:
             assert set(clean[feature.name]) <= set(feature.categories)
-
