@@ -92,7 +92,9 @@ with DAG(
     )
     promote = PromoteModelOperator(
         task_id="promote",
-        registered=register.output,
+        # Pulled by template, not wired as an XComArg: an edge from register would satisfy
+        # "min one success" and promote even when both gates were skipped.
+        registered="{{ ti.xcom_pull('register') }}",
         decision="{{ ti.xcom_pull('decide', key='decision') }}",
         trigger_rule="none_failed_min_one_success",
         outlets=[CHAMPION_MODEL],

@@ -61,6 +61,22 @@ class Settings(BaseSettings):
         default=None, description="Airflow connection holding the registry URL (overrides it)"
     )
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    # Serving (driftloop.serving, bento/service.py).
+    serving_port: int = Field(default=3000, ge=1, le=65535)
+    serving_workers: int = Field(default=1, ge=1, description="Worker processes of the service")
+    serving_max_rows: int = Field(default=1000, ge=1, description="Most records in one request")
+    serving_max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=1024, description="Larger request bodies get 413"
+    )
+    serving_token: SecretStr | None = Field(
+        default=None, description="Bearer token required by every endpoint but the health ones"
+    )
+    serving_poll_seconds: float = Field(
+        default=2.0, ge=0, description="How often the service checks the champion alias; 0: never"
+    )
+    serving_profile_seconds: float = Field(
+        default=60.0, ge=0, description="Interval of the serving whylogs profiles; 0: none"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -128,3 +128,14 @@ class NothingToRollBack(RegistryError):
 
 class RegistryConflict(RegistryError):
     """The request contradicts the registry: a reused run key, an archived version."""
+
+
+# --- Serving and packaging (driftloop.serving, driftloop.packaging, bento/) ---
+
+
+class ServingError(DriftloopError):
+    """The service cannot find, load or package a model to serve."""
+
+
+class ChampionNotSet(ServingError):
+    """The model has no champion in the registry: there is nothing to serve yet."""

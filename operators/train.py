@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseBranchOperator, BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from operators.hooks.lakefs import version_store
 from operators.hooks.registry import registry_for
@@ -228,6 +228,8 @@ class PromoteModelOperator(BaseOperator):
         """Return the new and the previous champion version."""
         from driftloop.train_steps import promote_version
 
+        if not (self.decision or {}).get("promote"):
+            raise AirflowSkipException(f"not promoting: {(self.decision or {}).get('reason')}")
         settings, _ = _settings_and_spec()
         registry = registry_for(settings)
         version = registry.get_version(self.registered["model"], self.registered["version"])

@@ -59,6 +59,6 @@ def test_train_promotion_gates(dagbag) -> None:
     dag = dagbag.dags["driftloop_train"]
     assert dag.get_task("decide").downstream_task_ids == {"approve", "auto_approve"}
     promote = dag.get_task("promote")
-    assert {"approve", "auto_approve"} <= promote.upstream_task_ids
+    assert promote.upstream_task_ids == {"approve", "auto_approve"}
     assert promote.trigger_rule == "none_failed_min_one_success"
     assert set(dag.params.keys()) >= {"reason", "data_ref", "promotion_mode"}
