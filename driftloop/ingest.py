@@ -251,12 +251,22 @@ def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFaile
         "docs_path": failed.docs_path,
     }
     body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
-    if not store.write_if_changed(batch.branch, quarantine_path(batch.key), body):
+    if _same_verdict(store, batch, json.loads(body)):
         return
+    store.write_object(batch.branch, quarantine_path(batch.key), body)
     try:
         store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})
     except NothingToCommit:
         pass
+
+
+def _same_verdict(store: VersionStore, batch: StagedBatch, note: dict[str, object]) -> bool:
+    """Whether the branch already records this verdict (paths and commit ids change per run)."""
+    try:
+        previous = json.loads(store.read_object(batch.branch, quarantine_path(batch.key)))
+    except ObjectNotFound:
+        return False
+    return all(previous.get(k) == note[k] for k in ("batch", "source", "statistics", "failures"))
 
 
 def read_quarantine_note(store: VersionStore, key: str) -> dict[str, object]:

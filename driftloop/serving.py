@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    create_model,
+)
 
 from driftloop.exceptions import (
     ArtifactCorrupt,
@@ -68,12 +77,11 @@ class RecordModel(BaseModel):
     id_attribute: ClassVar[str | None]
 
 
-Number = Annotated[
-    float | None, Field(strict=True, allow_inf_nan=False, ge=-FLOAT32_MAX, le=FLOAT32_MAX)
-]
+FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+Number = Annotated[FiniteFloat, Field(ge=-FLOAT32_MAX, le=FLOAT32_MAX)] | None
 # Categories are compared as canonical text, so a code may come as 3, 3.0 or "3".
-Category = Annotated[str | int | float | bool | None, Field(strict=True, allow_inf_nan=False)]
-Identifier = Annotated[str | int | None, Field(strict=True)]
+Category = StrictStr | StrictInt | FiniteFloat | StrictBool | None
+Identifier = StrictStr | StrictInt | None
 
 
 def request_model(spec: DatasetSpec, *, name: str = "Record") -> type[RecordModel]:

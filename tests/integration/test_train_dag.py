@@ -37,8 +37,12 @@ def registry(project: Settings) -> Registry:
 def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "driftloop.cli", *args],
-        env=airflow_env(project), cwd=project.project_dir, capture_output=True, text=True,
-        timeout=900, check=False,
+        env=airflow_env(project),
+        cwd=project.project_dir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
 
 

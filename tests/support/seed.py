@@ -26,7 +26,9 @@ def publish_days(
     spec = load_spec(settings.dataset_spec_path)
     store = store or open_store(settings)
     generate_batches(
-        GeneratorConfig(seed=seed, rows_per_batch=rows), start=start, days=days,
+        GeneratorConfig(seed=seed, rows_per_batch=rows),
+        start=start,
+        days=days,
         out_dir=settings.landing_dir,
     )
     head = ""

@@ -1,0 +1,1 @@
+"""The BentoML service package (built into the Bento with the driftloop core)."""

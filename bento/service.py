@@ -1,0 +1,155 @@
+"""The driftloop BentoML service: the champion model behind ``/predict``.
+
+Where the model comes from:
+- From a built Bento (``driftloop.packaging.build_bento``): the Bento carries the version it
+  was built for as a ``BentoModel`` (its tag is the build argument ``model_tag``), with the
+  spec it was trained with. When ``DRIFTLOOP_REGISTRY_URL`` is set, the service also follows
+  the registry's ``champion`` alias from there on (hot swaps need the versioned store too).
+- From source (``bentoml serve bento.service:DriftloopService``): the champion of the
+  registry and store named by the driftloop settings, followed as it moves.
+
+The alias is polled every ``serving_poll_seconds`` in a background thread; a promotion or a
+rollback swaps the model between requests, never within one (``driftloop.serving``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import driftloop  # noqa: F401  (switches telemetry off before BentoML loads anything more)
+
+import bentoml
+from fastapi import FastAPI
+from pydantic import Field, JsonValue
+
+from driftloop.config import Settings
+from driftloop.serving import (
+    ChampionWatcher,
+    ModelHandle,
+    PredictResponse,
+    VersionedPrediction,
+    handle_from_artifact,
+    open_champion,
+    predict,
+    predict_rows,
+    request_model,
+)
+from driftloop.spec import DatasetSpec, load_spec
+from bento.middleware import RequestGuard
+
+log = logging.getLogger("driftloop.bento")
+
+MODEL_FILE = "model.ubj"
+SCHEMA_FILE = "feature_schema.json"
+SPEC_FILE = "spec.yaml"
+LINEAGE_FILE = "lineage.json"
+
+settings = Settings()
+PACKAGED_TAG: str | None = getattr(bentoml.use_arguments(), "model_tag", None)
+
+
+def _service_spec() -> DatasetSpec:
+    """The spec requests are validated against: the packaged one, else the project's."""
+    if PACKAGED_TAG:
+        return load_spec(Path(bentoml.models.get(PACKAGED_TAG).path_of(SPEC_FILE)))
+    return load_spec(settings.dataset_spec_path)
+
+
+SPEC = _service_spec()
+Record = request_model(SPEC)
+Records = Annotated[
+    list[Record],
+    Field(min_length=1, max_length=settings.serving_max_rows, description="Records to score"),
+]
+
+info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+
+
+@bentoml.service(
+    name="driftloop",
+    workers=settings.serving_workers,
+    traffic={"timeout": 30},
+    logging={"access": {"enabled": False}},
+)
+@bentoml.asgi_app(info_app, path="/")
+class DriftloopService:
+    """Scores credit applications (or whatever the dataset spec describes) with the champion."""
+
+    packaged = bentoml.models.BentoModel(PACKAGED_TAG) if PACKAGED_TAG else None
+
+    def __init__(self) -> None:
+        self.watcher: ChampionWatcher | None = None
+        if self.packaged is not None:
+            self._handle = _packaged_handle(self.packaged)
+            follow = settings.registry_url is not None
+        else:
+            self._handle = open_champion(settings, SPEC).load_champion()
+            follow = True
+        if follow and settings.serving_poll_seconds > 0:
+            self.watcher = ChampionWatcher(
+                open_champion(settings, SPEC), self._handle, interval=settings.serving_poll_seconds
+            )
+            self.watcher.start()
+        log.info("serving %s version %s", self.handle.model, self.handle.version)
+
+    @property
+    def handle(self) -> ModelHandle:
+        """The model for the next request."""
+        return self.watcher.handle if self.watcher is not None else self._handle
+
+    @bentoml.api(route="/predict")
+    async def predict(self, records: Records) -> PredictResponse:
+        """Score records; the response names the model version and its data commit."""
+        return predict(self.handle, records)
+
+    @bentoml.api(route="/predict_batch", batchable=True, max_batch_size=4096, max_latency_ms=20)
+    async def predict_batch(self, records: list[Record]) -> list[VersionedPrediction]:
+        """Score records batched with other requests (adaptive batching); rows name versions."""
+        return predict_rows(self.handle, records)
+
+    @info_app.get("/metadata")
+    def metadata(self) -> dict[str, JsonValue]:
+        """Model version, lineage, request schema, aliases and the watcher's state."""
+        handle = self.handle
+        return {
+            **handle.describe(),
+            "aliases": self._aliases(),
+            "request_schema": Record.model_json_schema(),
+            "feature_schema": SPEC.model_dump(mode="json", include={"features", "target"}),
+            "watcher": self.watcher.status() if self.watcher is not None else None,
+            "max_rows": settings.serving_max_rows,
+        }
+
+    def _aliases(self) -> dict[str, int] | None:
+        if self.watcher is None:
+            return None
+        from driftloop.exceptions import DriftloopError
+
+        try:
+            return self.watcher.loader.registry.aliases(self.handle.model)
+        except DriftloopError:
+            return None
+
+
+def _packaged_handle(model: Any) -> ModelHandle:
+    import json
+
+    lineage = json.loads(Path(model.path_of(LINEAGE_FILE)).read_text(encoding="utf-8"))
+    return handle_from_artifact(
+        Path(model.path_of(MODEL_FILE)).read_bytes(),
+        model=str(model.info.labels["model"]),
+        version=int(model.info.labels["version"]),
+        lineage=lineage,
+        model_schema=json.loads(Path(model.path_of(SCHEMA_FILE)).read_text(encoding="utf-8")),
+        spec=SPEC,
+        source=f"bento:{model.tag}",
+    )
+
+
+DriftloopService.add_asgi_middleware(
+    RequestGuard,
+    max_body_bytes=settings.serving_max_body_bytes,
+    token=settings.serving_token.get_secret_value() if settings.serving_token else None,
+)

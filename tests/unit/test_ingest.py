@@ -1,0 +1,107 @@
+"""Write-audit-publish on both versioning backends, switched by settings alone."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from driftloop.config import LakeFSSettings, Settings
+from driftloop.data.sources import Interval
+from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate_batches
+from driftloop.exceptions import EmptyBatch, ValidationFailed
+from driftloop.ingest import (
+    publish_batch,
+    read_quarantine_note,
+    stage_batch,
+    validate_batch,
+)
+from driftloop.spec import load_spec
+from driftloop.versioning.factory import open_store
+from tests.support.lakefs_standin import LakeFSStandIn
+
+DAY = datetime(2026, 4, 1, tzinfo=timezone.utc)
+
+
+def _interval(days: int = 0) -> Interval:
+    start = DAY + timedelta(days=days)
+    return Interval(start=start, end=start + timedelta(days=1))
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSStandIn]:
+    with LakeFSStandIn(data_dir=tmp_path_factory.mktemp("standin")) as server:
+        yield server
+
+
+@pytest.fixture(params=["local", "lakefs"])
+def settings(request, repo_dir: Path, tmp_path: Path, standin: LakeFSStandIn) -> Settings:
+    extra = {}
+    if request.param == "lakefs":
+        extra = {
+            "versioning_backend": "lakefs",
+            "repository": f"ingest-{uuid.uuid4().hex[:8]}",
+            "lakefs": LakeFSSettings(
+                endpoint=standin.endpoint,
+                access_key_id=standin.access_key_id,
+                secret_access_key=SecretStr(standin.secret_access_key),
+                storage_namespace="local://tests",
+            ),
+        }
+    settings = Settings(home=tmp_path / "home", project_dir=repo_dir, **extra)
+    good = GeneratorConfig(seed=3, rows_per_batch=400)
+    generate_batches(good, start=DAY.date(), days=1, out_dir=settings.landing_dir)
+    bad = good.model_copy(update={"corruption": CorruptionConfig(null_fraction={"age": 0.2})})
+    generate_batches(
+        bad, start=(DAY + timedelta(days=1)).date(), days=1, out_dir=settings.landing_dir
+    )
+    return settings
+
+
+def test_good_batch_is_published_once(settings: Settings) -> None:
+    store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
+    batch = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r1")
+    assert store.resolve(batch.branch) == batch.commit_id
+    assert store.list_objects("main", "data/") == []
+    report = validate_batch(store, spec, batch, settings=settings)
+    head = publish_batch(store, batch, report.statistics, settings=settings, run_id="r1")
+
+    assert [o.path for o in store.list_objects("main", "data/")] == [batch.path]
+    assert store.get_commit("main").metadata["airflow_run_id"] == "r1"
+    assert json.loads(store.get_commit("main").metadata["validation"])["success_percent"] == 100
+    assert batch.branch not in store.list_branches()
+
+    # a retry of every step lands on the same state: no new commit on main
+    again = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r2")
+    report = validate_batch(store, spec, again, settings=settings)
+    assert publish_batch(store, again, report.statistics, settings=settings, run_id="r2") == head
+    assert store.resolve("main") == head
+
+
+def test_bad_batch_stays_on_its_branch_with_the_reasons(settings: Settings) -> None:
+    store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
+    batch = stage_batch(store, spec, settings=settings, interval=_interval(1), run_id="r1")
+    main_before = store.resolve("main")
+    with pytest.raises(ValidationFailed, match="age") as failed:
+        validate_batch(store, spec, batch, settings=settings)
+    assert failed.value.failures and Path(failed.value.docs_path).exists()
+    assert store.resolve("main") == main_before
+    assert "age" in read_quarantine_note(store, batch.key)["message"]
+
+    # validating the same data again adds no commit to the quarantine branch
+    head = store.resolve(batch.branch)
+    again = stage_batch(store, spec, settings=settings, interval=_interval(1), run_id="r2")
+    with pytest.raises(ValidationFailed):
+        validate_batch(store, spec, again, settings=settings)
+    assert store.resolve(batch.branch) == head
+
+
+def test_an_interval_without_rows_is_empty(settings: Settings) -> None:
+    store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
+    with pytest.raises(EmptyBatch, match="no rows"):
+        stage_batch(store, spec, settings=settings, interval=_interval(30), run_id="r1")

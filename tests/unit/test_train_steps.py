@@ -1,0 +1,139 @@
+"""The train DAG's steps on a real local store and SQLite registry: idempotent and guarded."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import Settings
+from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
+from driftloop.registry import Registry
+from driftloop.train_steps import (
+    decide_promotion,
+    load_champion_model,
+    promote_version,
+    register_candidate,
+    reproduce_version,
+    train_candidate,
+)
+from driftloop.training import TrainingParams
+from tests.support.seed import publish_days
+
+PARAMS = TrainingParams(num_boost_round=40)
+
+
+@pytest.fixture(scope="module")
+def world(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    settings = Settings(home=tmp_path_factory.mktemp("steps") / "home", project_dir=repo_dir)
+    store, spec, head = publish_days(settings, start=date(2026, 3, 1), days=1, rows=1500)
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    return settings, store, spec, head, registry
+
+
+def _train(world, run_key: str, params: TrainingParams = PARAMS):
+    settings, store, spec, head, registry = world
+    return train_candidate(
+        store,
+        registry,
+        spec,
+        settings=settings,
+        data_ref="main",
+        data_commit=head,
+        run_key=run_key,
+        params=params,
+    )
+
+
+def test_retried_steps_write_one_artifact_commit_one_version_one_move(world) -> None:
+    settings, store, spec, _, registry = world
+    first = _train(world, "run-a")
+    again = _train(world, "run-a")
+    assert again.artifact_commit == first.artifact_commit
+    assert again.artifact_sha256 == first.artifact_sha256
+
+    v1 = register_candidate(registry, store, spec, first, settings=settings, created_by="t")
+    v1_again = register_candidate(registry, store, spec, again, settings=settings, created_by="t")
+    assert v1_again.version == v1.version == 1
+
+    decision = decide_promotion(
+        registry, v1, first, policy=settings.promotion, mode="auto", actor="t"
+    )
+    assert decision.promote
+    for _ in range(2):
+        promote_version(
+            registry, v1, reason=decision.reason, evidence={}, actor="t", run_key="run-a"
+        )
+    assert len(registry.audit_log(spec.name)) == 1
+    assert registry.get_alias(spec.name, "champion").version == 1
+
+
+def test_mode_never_records_a_non_promotion(world) -> None:
+    settings, store, spec, _, registry = world
+    candidate = _train(world, "run-never", TrainingParams(num_boost_round=80, max_depth=4))
+    version = register_candidate(
+        registry, store, spec, candidate, settings=settings, created_by="t"
+    )
+    decision = decide_promotion(
+        registry, version, candidate, policy=settings.promotion, mode="never", actor="t"
+    )
+    assert not decision.promote
+    assert decision.reason.startswith("promotion mode is 'never'")
+    assert registry.decisions(spec.name)[-1].version == version.version
+    assert candidate.champion_version == 1
+    assert candidate.champion_metrics["rows"] == candidate.metrics["rows"]
+
+
+def test_reproduce_gives_the_same_bytes(world) -> None:
+    settings, store, spec, _, registry = world
+    result = reproduce_version(store, registry, spec, spec.name, 1)
+    assert result.identical, result
+
+
+def test_corrupted_artifact_is_caught_by_its_checksum(world) -> None:
+    settings, store, spec, _, registry = world
+    champion = registry.get_alias(spec.name, "champion")
+    lineage = champion.lineage.model_copy(update={"artifact_sha256": "0" * 64})
+    with pytest.raises(ArtifactCorrupt, match="checksum mismatch"):
+        load_champion_model(store, champion.model_copy(update={"lineage": lineage}))
+
+
+def test_a_spec_that_no_longer_fits_the_champion_is_refused(world) -> None:
+    settings, store, spec, head, registry = world
+    renamed = spec.model_copy(
+        update={
+            "features": [
+                f.model_copy(update={"name": f"{f.name}_v2"}) if i == 0 else f
+                for i, f in enumerate(spec.features)
+            ]
+        }
+    )
+    with pytest.raises(SchemaMismatch, match="age"):
+        train_candidate(
+            store,
+            registry,
+            renamed,
+            settings=settings,
+            data_ref="main",
+            data_commit=head,
+            run_key="run-renamed",
+            params=PARAMS,
+        )
+    assert registry.get_alias(spec.name, "champion").version == 1
+
+
+def test_too_few_rows_is_refused(world) -> None:
+    settings, store, spec, head, registry = world
+    with pytest.raises(TrainingError, match="rows"):
+        train_candidate(
+            store,
+            registry,
+            spec,
+            settings=settings,
+            data_ref="main",
+            data_commit=head,
+            run_key="run-small",
+            params=TrainingParams(num_boost_round=5, min_rows=100_000),
+        )
