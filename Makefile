@@ -27,8 +27,9 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest tests -m "not integration"
 
+# The demo owns its home and starts from a clean slate each time.
 demo: install
-	$(BIN)/python -m driftloop.demo
+	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/python -m driftloop.demo --fresh
 
 bench: install
 	$(BIN)/python -m benchmarks

@@ -1,12 +1,15 @@
 """``make demo``: the loop on embedded defaults, narrated as it goes.
 
-Generates seeded credit-risk batches (one a day, the last one corrupted), then runs
-``driftloop_ingest`` through Airflow for each day: good batches are published to ``main``,
-the bad one is quarantined on its branch with the reasons.
+1. Generates seeded credit-risk batches (one a day, the last one corrupted) and runs
+   ``driftloop_ingest`` through Airflow for each day: good batches are published to ``main``,
+   the bad one is quarantined on its branch with the reasons.
+2. Runs ``driftloop_train`` on the published data: the first model becomes champion; a
+   second, deliberately weak model is registered and kept out, with the reason.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -63,9 +66,41 @@ def ingest_days(settings: Settings, days: list[date]) -> dict[date, str]:
     return outcomes
 
 
-def main() -> int:
-    """Run the demo; exit code 0 when every stage did what the demo expects."""
+WEAK_MODEL = {"max_depth": 1, "num_boost_round": 3, "eta": 0.05}
+
+
+def train_twice(settings: Settings) -> list[str]:
+    """Train a champion, then a weak challenger; return what the registry decided each time."""
+    from driftloop.registry import Registry
+
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    verdicts = []
+    for reason, overrides in (("demo: first model", {}), ("demo: weak challenger", WEAK_MODEL)):
+        _say(f"training through driftloop_train ({reason}) ...")
+        outcome = run_dag_once(settings, "driftloop_train", conf={"reason": reason, **overrides})
+        if not outcome.succeeded:
+            _say(f"driftloop_train failed:\n{outcome.output[-3000:]}")
+            return verdicts
+        last = registry.decisions("credit_risk")[-1]
+        verdict = "PROMOTED to champion" if last.promoted else "registered, NOT promoted"
+        verdicts.append(verdict)
+        _say(f"version {last.version}: {verdict}: {last.reason}")
+    champion = registry.get_alias("credit_risk", "champion")
+    if champion is not None:
+        _say(f"champion: version {champion.version}, trained on data commit "
+             f"{champion.lineage.data_commit[:12]}, roc_auc {champion.lineage.metrics['roc_auc']:.3f}")
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; exit code 0 when every stage did what the demo expects.
+
+    ``--fresh`` deletes the home folder first, so that every run tells the same story.
+    """
     settings = get_settings()
+    if "--fresh" in (sys.argv[1:] if argv is None else argv) and settings.home_dir.exists():
+        shutil.rmtree(settings.home_dir)
     _say(f"home: {settings.home_dir}")
     days = generate_demo_data(settings)
     _say(f"generated {len(days)} daily batches in {settings.landing_dir}")
@@ -73,8 +108,16 @@ def main() -> int:
     outcomes = ingest_days(settings, days)
     published = [d for d, o in outcomes.items() if o.startswith("published")]
     quarantined = [d for d, o in outcomes.items() if o.startswith("QUARANTINED")]
-    _say(f"summary: {len(published)} batches published, {len(quarantined)} quarantined")
-    expected = len(published) == GOOD_DAYS and len(quarantined) == 1
+    _say(f"ingest: {len(published)} batches published, {len(quarantined)} quarantined")
+    verdicts = train_twice(settings)
+    _say(f"summary: {len(published)} batches published, {len(quarantined)} quarantined; "
+         f"training: {'; '.join(verdicts)}")
+    _say("next: `.venv/bin/driftloop models list`, `driftloop models show 1`")
+    expected = (
+        len(published) == GOOD_DAYS
+        and len(quarantined) == 1
+        and verdicts == ["PROMOTED to champion", "registered, NOT promoted"]
+    )
     return 0 if expected else 1
 
 
