@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 export DRIFTLOOP_HOME ?= $(CURDIR)/.driftloop
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install test test-fast demo bench lint lock clean
+.PHONY: install test test-fast demo up down bench lint lock clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ test-fast: install
 # The demo owns its home and starts from a clean slate each time.
 demo: install
 	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/python -m driftloop.demo --fresh
+
+up: install
+	$(BIN)/driftloop up
+
+down: install
+	$(BIN)/driftloop down
 
 bench: install
 	$(BIN)/python -m benchmarks

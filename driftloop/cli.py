@@ -96,6 +96,25 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
             return model_commands.reproduce(settings, args.version)
 
 
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.stack import AirflowStack
+
+    stack = AirflowStack(settings).start()
+    stack.wait_for_dags(*DAG_IDS)
+    for dag_id in DAG_IDS:
+        stack.unpause(dag_id)
+    print(f"Airflow UI: {stack.base_url} (no login: bound to 127.0.0.1)")
+    print(f"logs: {settings.airflow_home / 'logs'}; stop with `make down`")
+    return 0
+
+
+def _down(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.stack import stop_recorded_stack
+
+    print("stopped" if stop_recorded_stack(settings) else "no stack was running")
+    return 0
+
+
 def _pairs(items: Sequence[str], cast: type) -> list[tuple[str, object]]:
     pairs = []
     for item in items:
@@ -104,6 +123,9 @@ def _pairs(items: Sequence[str], cast: type) -> list[tuple[str, object]]:
             raise DriftloopError(f"expected NAME=VALUE, got {item!r}")
         pairs.append((key, cast(value)))
     return pairs
+
+
+DAG_IDS = ("driftloop_ingest", "driftloop_train")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="promotion mode",
     )
     train.set_defaults(func=_train)
+
+    sub.add_parser("up", help="start Airflow (all components) in the background").set_defaults(
+        func=_up
+    )
+    sub.add_parser("down", help="stop what `up` started").set_defaults(func=_down)
 
     models = sub.add_parser("models", help="the model registry")
     models.set_defaults(func=_models)

@@ -18,9 +18,6 @@ from pathlib import Path
 from driftloop.config import Settings
 from driftloop.exceptions import ConfigError
 
-AIRFLOW_PORT = 8080
-
-
 def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[str, str]:
     """The environment an ``airflow`` process needs to see driftloop's DAGs and stores."""
     bin_dir = str(Path(sys.executable).parent)
@@ -34,9 +31,9 @@ def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[s
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__PARALLELISM": str(parallelism or os.cpu_count() or 2),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": (
-                f"http://127.0.0.1:{AIRFLOW_PORT}/execution/"
+                f"http://127.0.0.1:{settings.airflow_port}/execution/"
             ),
-            "AIRFLOW__API__PORT": str(AIRFLOW_PORT),
+            "AIRFLOW__API__PORT": str(settings.airflow_port),
             "AIRFLOW__API__HOST": "127.0.0.1",
             "DRIFTLOOP_HOME": str(settings.home_dir),
             "DRIFTLOOP_PROJECT_DIR": str(settings.project_dir),

@@ -1,0 +1,221 @@
+"""Real Airflow components on the embedded defaults: scheduler, dag-processor, triggerer and
+api-server (LocalExecutor on SQLite), started and stopped as one stack, driven over REST.
+
+The api-server listens on 127.0.0.1 only and runs Airflow's simple auth manager with every
+user an admin: fine on a laptop, never for a shared host (see ``docker/`` for production).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from driftloop.config import Settings
+from driftloop.exceptions import DriftloopError
+from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow_db
+
+COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+FINISHED = {"success", "failed"}
+
+
+class StackError(DriftloopError):
+    """The Airflow stack did not start, or a run did not finish in time."""
+
+
+def stack_env(settings: Settings) -> dict[str, str]:
+    """``airflow_env`` plus what the local stack needs (executor, auth, fast DAG parsing)."""
+    env = airflow_env(settings)
+    env.update(
+        {
+            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
+            "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.airflow_port + 1),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.airflow_port + 2),
+        }
+    )
+    return env
+
+
+@dataclass
+class AirflowStack:
+    """A running Airflow stack; use as a context manager or call :meth:`stop`."""
+
+    settings: Settings
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        """Where the api-server (and the UI) answer."""
+        return f"http://127.0.0.1:{self.settings.airflow_port}"
+
+    @property
+    def pid_file(self) -> Path:
+        """Where ``make up`` records the stack's process ids for ``make down``."""
+        return self.settings.airflow_home / "stack.pids"
+
+    def start(self, *, timeout: float = 240) -> AirflowStack:
+        """Start every component and wait until the api-server reports them healthy.
+
+        Raises:
+            StackError: a component exited, or the stack was not healthy in time.
+        """
+        ensure_airflow_db(self.settings)
+        logs = self.settings.airflow_home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = stack_env(self.settings)
+        for name in COMPONENTS:
+            command = [airflow_command(), name]
+            if name == "api-server":
+                command += ["--host", "127.0.0.1", "--port", str(self.settings.airflow_port)]
+            with (logs / f"{name}.log").open("ab") as log:
+                self.processes[name] = subprocess.Popen(
+                    command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+        self.pid_file.write_text(
+            json.dumps({n: p.pid for n, p in self.processes.items()}), encoding="utf-8"
+        )
+        self._wait_healthy(timeout)
+        return self
+
+    def stop(self) -> None:
+        """Stop every component (their whole process groups)."""
+        for process in self.processes.values():
+            _signal_group(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+
+    def __enter__(self) -> AirflowStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """Call the REST API (``/api/v2``); return the decoded JSON.
+
+        Raises:
+            StackError: the api-server answered with an error.
+        """
+        request = urllib.request.Request(
+            f"{self.base_url}/api/v2{path}",
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise StackError(
+                f"{method} {path} answered {exc.code}: {exc.read().decode(errors='replace')}"
+            ) from exc
+
+    def wait_for_dags(self, *dag_ids: str, timeout: float = 180) -> None:
+        """Wait until the dag-processor has parsed these DAGs.
+
+        Raises:
+            StackError: they did not appear in time.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            known = {d["dag_id"] for d in self.api("GET", "/dags?limit=100")["dags"]}
+            if set(dag_ids) <= known:
+                return
+            time.sleep(2)
+        raise StackError(f"DAGs {sorted(set(dag_ids) - known)} were not parsed in {timeout}s")
+
+    def unpause(self, dag_id: str) -> None:
+        """Unpause a DAG (DAGs start paused)."""
+        self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(
+        self, dag_id: str, *, conf: dict[str, Any] | None = None,
+        logical_date: datetime | None = None,
+    ) -> str:
+        """Queue a run; return its run id."""
+        body = {"logical_date": logical_date.isoformat() if logical_date else None,
+                "conf": conf or {}}
+        return self.api("POST", f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, *, timeout: float = 900) -> str:
+        """Wait until a run finishes; return its state (``success`` or ``failed``).
+
+        Raises:
+            StackError: it did not finish in time.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+            if state in FINISHED:
+                return state
+            self._check_alive()
+            time.sleep(1)
+        raise StackError(f"run {run_id} of {dag_id} did not finish in {timeout}s")
+
+    def runs(self, dag_id: str) -> list[dict[str, Any]]:
+        """Every run of a DAG, oldest first."""
+        return self.api("GET", f"/dags/{dag_id}/dagRuns?order_by=run_after&limit=100")["dag_runs"]
+
+    def _wait_healthy(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5) as r:
+                    last = json.loads(r.read())
+                statuses = [last.get(k, {}).get("status") for k in
+                            ("metadatabase", "scheduler", "triggerer", "dag_processor")]
+                if all(s == "healthy" for s in statuses):
+                    return
+            except (urllib.error.URLError, OSError, ValueError):
+                pass
+            time.sleep(2)
+        self.stop()
+        raise StackError(f"Airflow was not healthy within {timeout}s (last health: {last}); "
+                         f"logs in {self.settings.airflow_home / 'logs'}")
+
+    def _check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                raise StackError(
+                    f"airflow {name} exited with code {process.returncode}; see "
+                    f"{self.settings.airflow_home / 'logs' / f'{name}.log'}"
+                )
+
+
+def stop_recorded_stack(settings: Settings) -> bool:
+    """Stop a stack started by ``make up`` (from its pid file); say whether one was running."""
+    pid_file = settings.airflow_home / "stack.pids"
+    if not pid_file.exists():
+        return False
+    for pid in json.loads(pid_file.read_text(encoding="utf-8")).values():
+        _signal_group(pid, signal.SIGTERM)
+    pid_file.unlink()
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
