@@ -61,7 +61,7 @@ def ingest_days(settings: Settings, days: list[date]) -> dict[date, str]:
         else:
             note = read_quarantine_note(store, key)
             outcomes[day] = f"QUARANTINED on branch {ingest_branch(key)}"
-            _say(f"{day}: rejected:\n{note['message']}\n  Data Docs: {note.get('docs_path')}")
+            _say(f"{day}: rejected:\n{note['message']}")
         _say(f"{day}: {outcomes[day]}")
     return outcomes
 

@@ -584,11 +584,13 @@ def _null_message(failed: _Failed) -> tuple[str, Any]:
 
 def _range_message(failed: _Failed) -> tuple[str, Any]:
     low, high = failed.kwargs.get("min_value"), failed.kwargs.get("max_value")
-    return (
-        f"{failed.subject}: {_values(failed.count)} outside [{_number(low)}, {_number(high)}], "
-        f"e.g. {_listing(failed.examples)}",
-        None,
-    )
+    if high is None:
+        where = f"below {_number(low)}"
+    elif low is None:
+        where = f"above {_number(high)}"
+    else:
+        where = f"outside [{_number(low)}, {_number(high)}]"
+    return f"{failed.subject}: {_values(failed.count)} {where}, e.g. {_listing(failed.examples)}", None
 
 
 def _set_message(failed: _Failed) -> tuple[str, Any]:
