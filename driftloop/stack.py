@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -36,6 +37,10 @@ def stack_env(settings: Settings) -> dict[str, str]:
     env = airflow_env(settings)
     env.update(
         {
+            # Every component must sign and verify task tokens with the same secret; left
+            # unset, each process draws its own and tasks fail "Signature verification".
+            "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret(settings, "jwt_secret"),
+            "AIRFLOW__API__SECRET_KEY": _local_secret(settings, "api_secret_key"),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
@@ -212,6 +217,16 @@ def stop_recorded_stack(settings: Settings) -> bool:
         _signal_group(pid, signal.SIGTERM)
     pid_file.unlink()
     return True
+
+
+def _local_secret(settings: Settings, name: str) -> str:
+    """A random secret kept in Airflow's home, made once and shared by every component."""
+    path = settings.airflow_home / name
+    if not path.exists():
+        settings.airflow_home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
