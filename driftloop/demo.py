@@ -88,8 +88,11 @@ def train_twice(settings: Settings) -> list[str]:
         _say(f"version {last.version}: {verdict}: {last.reason}")
     champion = registry.get_alias("credit_risk", "champion")
     if champion is not None:
-        _say(f"champion: version {champion.version}, trained on data commit "
-             f"{champion.lineage.data_commit[:12]}, roc_auc {champion.lineage.metrics['roc_auc']:.3f}")
+        lineage = champion.lineage
+        _say(
+            f"champion: version {champion.version}, trained on data commit "
+            f"{lineage.data_commit[:12]}, roc_auc {lineage.metrics['roc_auc']:.3f}"
+        )
     return verdicts
 
 
@@ -110,8 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     quarantined = [d for d, o in outcomes.items() if o.startswith("QUARANTINED")]
     _say(f"ingest: {len(published)} batches published, {len(quarantined)} quarantined")
     verdicts = train_twice(settings)
-    _say(f"summary: {len(published)} batches published, {len(quarantined)} quarantined; "
-         f"training: {'; '.join(verdicts)}")
+    _say(
+        f"summary: {len(published)} batches published, {len(quarantined)} quarantined; "
+        f"training: {'; '.join(verdicts)}"
+    )
     _say("next: `.venv/bin/driftloop models list`, `driftloop models show 1`")
     expected = (
         len(published) == GOOD_DAYS

@@ -67,10 +67,10 @@ def list_versions(settings: Settings) -> int:
         by_version.setdefault(number, []).append(alias)
     print(f"{'version':>7}  {'aliases':<20} {'roc_auc':>8} {'log_loss':>8}  data commit   created")
     for v in versions:
-        metrics = v.lineage.metrics
+        auc, loss = (v.lineage.metrics.get(k, float("nan")) for k in ("roc_auc", "log_loss"))
         print(
             f"{v.version:>7}  {','.join(by_version.get(v.version, [])):<20} "
-            f"{metrics.get('roc_auc', float('nan')):>8.4f} {metrics.get('log_loss', float('nan')):>8.4f}"
+            f"{auc:>8.4f} {loss:>8.4f}"
             f"  {v.lineage.data_commit[:12]}  {v.created_at:%Y-%m-%d %H:%M}"
         )
     return 0

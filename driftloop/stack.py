@@ -1,8 +1,8 @@
-"""Real Airflow components on the embedded defaults: scheduler, dag-processor, triggerer and
-api-server (LocalExecutor on SQLite), started and stopped as one stack, driven over REST.
+"""Real Airflow components on the embedded defaults, started and stopped as one stack.
 
-The api-server listens on 127.0.0.1 only and runs Airflow's simple auth manager with every
-user an admin: fine on a laptop, never for a shared host (see ``docker/`` for production).
+Scheduler, dag-processor, triggerer and api-server (LocalExecutor on SQLite), driven over
+the REST API. The api-server listens on 127.0.0.1 only and runs Airflow's simple auth
+manager with every user an admin: fine on a laptop, never for a shared host.
 """
 
 from __future__ import annotations
@@ -87,7 +87,10 @@ class AirflowStack:
                 command += ["--host", "127.0.0.1", "--port", str(self.settings.airflow_port)]
             with (logs / f"{name}.log").open("ab") as log:
                 self.processes[name] = subprocess.Popen(
-                    command, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    command,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
         self.pid_file.write_text(
@@ -153,12 +156,17 @@ class AirflowStack:
         self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
 
     def trigger(
-        self, dag_id: str, *, conf: dict[str, Any] | None = None,
+        self,
+        dag_id: str,
+        *,
+        conf: dict[str, Any] | None = None,
         logical_date: datetime | None = None,
     ) -> str:
         """Queue a run; return its run id."""
-        body = {"logical_date": logical_date.isoformat() if logical_date else None,
-                "conf": conf or {}}
+        body = {
+            "logical_date": logical_date.isoformat() if logical_date else None,
+            "conf": conf or {},
+        }
         return self.api("POST", f"/dags/{dag_id}/dagRuns", body)["dag_run_id"]
 
     def wait_for_run(self, dag_id: str, run_id: str, *, timeout: float = 900) -> str:
@@ -186,18 +194,24 @@ class AirflowStack:
         while time.monotonic() < deadline:
             self._check_alive()
             try:
-                with urllib.request.urlopen(f"{self.base_url}/api/v2/monitor/health", timeout=5) as r:
+                with urllib.request.urlopen(
+                    f"{self.base_url}/api/v2/monitor/health", timeout=5
+                ) as r:
                     last = json.loads(r.read())
-                statuses = [last.get(k, {}).get("status") for k in
-                            ("metadatabase", "scheduler", "triggerer", "dag_processor")]
+                statuses = [
+                    last.get(k, {}).get("status")
+                    for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")
+                ]
                 if all(s == "healthy" for s in statuses):
                     return
             except (urllib.error.URLError, OSError, ValueError):
                 pass
             time.sleep(2)
         self.stop()
-        raise StackError(f"Airflow was not healthy within {timeout}s (last health: {last}); "
-                         f"logs in {self.settings.airflow_home / 'logs'}")
+        raise StackError(
+            f"Airflow was not healthy within {timeout}s (last health: {last}); "
+            f"logs in {self.settings.airflow_home / 'logs'}"
+        )
 
     def _check_alive(self) -> None:
         for name, process in self.processes.items():

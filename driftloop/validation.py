@@ -25,7 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 
 from driftloop.exceptions import ConfigError, SpecError, ValidationFailed
-from driftloop.spec import DatasetSpec
+from driftloop.spec import DatasetSpec, Feature
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -95,7 +95,8 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
     Expectations: the exact column set, at least one row, and per column (in ``spec.columns``
     order) its type, non-null when the sample had no nulls (always for the id and target), the
     sample's range widened by ``slack`` times its width for numbers, met by ``RANGE_MOSTLY`` of
-    the rows (plus a strict ``>= 0`` when the sample has no negatives), the known categories or target labels, and unique ids. The id
+    the rows (plus a strict ``>= 0`` when the sample has no negatives), the known categories
+    or target labels, and unique ids. The id
     column's type follows the sample; the event-time column only gets the null check, as its
     type depends on the source (datetime with or without zone, or ISO text).
 
@@ -144,32 +145,7 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
                 gxe.ExpectColumnValuesToBeInSet(column=column, value_set=spec.target_values),
             ]
             continue
-        feature = spec.feature(column)
-        if feature.kind == "categorical":
-            type_list = STRING_TYPES
-        else:
-            type_list = BOOL_TYPES if feature.dtype == "bool" else NUMERIC_TYPES
-        expectations.append(
-            gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=type_list)
-        )
-        if not feature.nullable:
-            expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-        if feature.kind == "categorical":
-            expectations.append(
-                gxe.ExpectColumnValuesToBeInSet(column=column, value_set=feature.categories)
-            )
-        elif feature.dtype != "bool":
-            low, high = _bounds(values, column, slack=slack, integer=feature.dtype == "int64")
-            if low >= 0:
-                # A sign is a hard fact of the column (amounts, counts): no row may break it.
-                expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
-            # The learned range is a soft one: heavy tails put a few honest rows past any
-            # sample's extremes, so it only fails when more than RANGE_MOSTLY's share are out.
-            expectations.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=column, min_value=low, max_value=high, mostly=RANGE_MOSTLY
-                )
-            )
+        expectations += _feature_expectations(gxe, spec.feature(column), values, slack=slack)
 
     suite = gx.ExpectationSuite(
         name=spec.name,
@@ -177,6 +153,38 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
         meta={"driftloop": {"dataset": spec.name, "generated_from_rows": len(df)}},
     )
     return suite.to_json_dict()
+
+
+def _feature_expectations(
+    gxe: Any, feature: Feature, values: pd.Series, *, slack: float
+) -> list[Any]:
+    """A feature's type, null, range (numbers) or category (categoricals) expectations."""
+    column = feature.name
+    expectations: list[Any] = []
+    if feature.kind == "categorical":
+        type_list = STRING_TYPES
+    else:
+        type_list = BOOL_TYPES if feature.dtype == "bool" else NUMERIC_TYPES
+    expectations.append(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=type_list))
+    if not feature.nullable:
+        expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    if feature.kind == "categorical":
+        expectations.append(
+            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=feature.categories)
+        )
+    elif feature.dtype != "bool":
+        low, high = _bounds(values, column, slack=slack, integer=feature.dtype == "int64")
+        if low >= 0:
+            # A sign is a hard fact of the column (amounts, counts): no row may break it.
+            expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
+        # The learned range is a soft one: heavy tails put a few honest rows past any
+        # sample's extremes, so it only fails when more than RANGE_MOSTLY's share are out.
+        expectations.append(
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=low, max_value=high, mostly=RANGE_MOSTLY
+            )
+        )
+    return expectations
 
 
 def write_suite(suite: dict[str, Any], path: Path) -> None:
@@ -590,7 +598,10 @@ def _range_message(failed: _Failed) -> tuple[str, Any]:
         where = f"above {_number(high)}"
     else:
         where = f"outside [{_number(low)}, {_number(high)}]"
-    return f"{failed.subject}: {_values(failed.count)} {where}, e.g. {_listing(failed.examples)}", None
+    return (
+        f"{failed.subject}: {_values(failed.count)} {where}, e.g. {_listing(failed.examples)}",
+        None,
+    )
 
 
 def _set_message(failed: _Failed) -> tuple[str, Any]:

@@ -1,4 +1,4 @@
-"""driftloop_train through real Airflow: first model promoted, a worse one registered but kept out."""
+"""driftloop_train through real Airflow: the first model promoted, a worse one kept out."""
 
 from __future__ import annotations
 

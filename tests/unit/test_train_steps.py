@@ -87,13 +87,13 @@ def test_mode_never_records_a_non_promotion(world) -> None:
 
 
 def test_reproduce_gives_the_same_bytes(world) -> None:
-    settings, store, spec, _, registry = world
+    _, store, spec, _, registry = world
     result = reproduce_version(store, registry, spec, spec.name, 1)
     assert result.identical, result
 
 
 def test_corrupted_artifact_is_caught_by_its_checksum(world) -> None:
-    settings, store, spec, _, registry = world
+    _, store, spec, _, registry = world
     champion = registry.get_alias(spec.name, "champion")
     lineage = champion.lineage.model_copy(update={"artifact_sha256": "0" * 64})
     with pytest.raises(ArtifactCorrupt, match="checksum mismatch"):
