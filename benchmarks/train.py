@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.common import Figure, print_table, run_in_subprocess, timed_command
@@ -58,7 +58,7 @@ def run(rows: int = 1_000_000) -> list[Figure]:
     home = Path(tempfile.mkdtemp(prefix="driftloop-bench-train-"))
     settings = Settings(home=home / "home", project_dir=REPO)
     spec = load_spec(settings.dataset_spec_path)
-    start = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
     frame = generate_batch(
         GeneratorConfig(seed=22, rows_per_batch=rows), start=start, end=start + timedelta(days=1)
     )
@@ -76,8 +76,14 @@ def run(rows: int = 1_000_000) -> list[Figure]:
     direct = Figure("direct: xgboost.train 200 rounds (1 process)", direct_s, direct_rss, rows)
 
     ensure_airflow_db(settings)
-    command = [airflow_command(), "dags", "test", "driftloop_train", "--conf",
-               json.dumps({"reason": "benchmark", "num_boost_round": 200})]
+    command = [
+        airflow_command(),
+        "dags",
+        "test",
+        "driftloop_train",
+        "--conf",
+        json.dumps({"reason": "benchmark", "num_boost_round": 200}),
+    ]
     dag_s, dag_rss, output = timed_command(command, env=airflow_env(settings))
     if "state=success" not in output.replace(" ", ""):
         raise RuntimeError(f"the train DAG did not succeed:\n{output[-3000:]}")

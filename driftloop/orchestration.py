@@ -18,6 +18,7 @@ from pathlib import Path
 from driftloop.config import Settings
 from driftloop.exceptions import ConfigError
 
+
 def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[str, str]:
     """The environment an ``airflow`` process needs to see driftloop's DAGs and stores."""
     bin_dir = str(Path(sys.executable).parent)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,9 @@ def stack(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         home=tmp_path_factory.mktemp("stack") / "home", project_dir=repo_dir, airflow_port=18080
     )
     generate_batches(
-        GeneratorConfig(seed=9, rows_per_batch=1500), start=date(2026, 5, 1), days=2,
+        GeneratorConfig(seed=9, rows_per_batch=1500),
+        start=date(2026, 5, 1),
+        days=2,
         out_dir=settings.landing_dir,
     )
     with AirflowStack(settings) as running:
@@ -37,9 +39,7 @@ def test_scheduler_runs_ingest_then_train(stack: AirflowStack) -> None:
     from driftloop.versioning.factory import open_store
 
     for day in (2, 3):
-        run_id = stack.trigger(
-            "driftloop_ingest", logical_date=datetime(2026, 5, day, tzinfo=timezone.utc)
-        )
+        run_id = stack.trigger("driftloop_ingest", logical_date=datetime(2026, 5, day, tzinfo=UTC))
         assert stack.wait_for_run("driftloop_ingest", run_id) == "success"
     store = open_store(stack.settings)
     assert len(store.list_objects("main", "data/credit_risk/")) == 2

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from driftloop.config import Settings
 from driftloop.data.sources import Interval
@@ -33,7 +33,7 @@ def publish_days(
     )
     head = ""
     for offset in range(days):
-        day = datetime.combine(start + timedelta(days=offset), datetime.min.time(), timezone.utc)
+        day = datetime.combine(start + timedelta(days=offset), datetime.min.time(), UTC)
         interval = Interval(start=day, end=day + timedelta(days=1))
         batch = stage_batch(store, spec, settings=settings, interval=interval, run_id="seed")
         report = validate_batch(store, spec, batch, settings=settings)

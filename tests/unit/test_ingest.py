@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from driftloop.spec import load_spec
 from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn
 
-DAY = datetime(2026, 4, 1, tzinfo=timezone.utc)
+DAY = datetime(2026, 4, 1, tzinfo=UTC)
 
 
 def _interval(days: int = 0) -> Interval:
