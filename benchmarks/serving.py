@@ -11,9 +11,7 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,12 +20,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 8
 SECONDS = 20.0
 SIZES = (1, 100)
+JSON = "application/json"
 
 
 @dataclass
@@ -39,6 +36,7 @@ class Load:
     seconds: float
     errors: int
     latencies_ms: list[float]
+    server_cpu_seconds: float = float("nan")
 
     @property
     def rps(self) -> float:
@@ -47,6 +45,10 @@ class Load:
     @property
     def rows_per_second(self) -> float:
         return self.rows / self.seconds
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        return self.server_cpu_seconds / self.requests * 1000 if self.requests else float("nan")
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -99,23 +101,49 @@ def _load_process(port: int, path: str, body: bytes, rows: int, seconds: float, 
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(
-            *(_client(port, request, rows, deadline, out) for _ in range(CLIENTS))
-        )
+        await asyncio.gather(*(_client(port, request, rows, deadline, out) for _ in range(CLIENTS)))
 
     asyncio.run(main())
     queue.put(out)
 
 
-def load(port: int, path: str, body: bytes, rows: int, seconds: float = SECONDS) -> Load:
-    """Drive ``CLIENTS`` connections at ``path`` for ``seconds`` from a separate process."""
+def load(
+    port: int,
+    path: str,
+    body: bytes,
+    rows: int,
+    seconds: float = SECONDS,
+    server: int | None = None,
+) -> Load:
+    """Drive ``CLIENTS`` connections at ``path`` for ``seconds`` from a separate process.
+
+    With ``server`` (a pid), also count the CPU time its process tree spent meanwhile: unlike
+    throughput, that barely moves when other work shares the machine.
+    """
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_load_process, args=(port, path, body, rows, seconds, queue))
+    cpu_before = _tree_cpu(server) if server else 0.0
     process.start()
     result = queue.get(timeout=seconds + 60)
     process.join(timeout=30)
+    if server:
+        result.server_cpu_seconds = _tree_cpu(server) - cpu_before
     return result
+
+
+def _tree_cpu(pid: int) -> float:
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 # --- The servers ---
@@ -125,8 +153,8 @@ def bare_app():
     """A bare FastAPI app on the same request model and NumPy path (``uvicorn --factory``)."""
     from typing import Annotated
 
-    from fastapi import FastAPI
-    from pydantic import Field
+    from fastapi import FastAPI, Response
+    from pydantic import Field, create_model
 
     from driftloop.config import Settings
     from driftloop.serving import PredictResponse, open_champion, predict, request_model
@@ -135,58 +163,18 @@ def bare_app():
     settings = Settings()
     spec = load_spec(settings.dataset_spec_path)
     handle = open_champion(settings, spec).load_champion()
-    record = request_model(spec)
-    records = Annotated[list[record], Field(min_length=1, max_length=1000)]
+    records = Annotated[list[request_model(spec)], Field(min_length=1, max_length=1000)]
+    body_model = create_model("PredictRequest", records=(records, ...))
     app = FastAPI()
 
-    @app.post("/predict")
-    async def predict_endpoint(records: records) -> PredictResponse:
-        return predict(handle, records)
+    async def predict_endpoint(body):
+        # Serialised directly: FastAPI would otherwise validate the response model again.
+        return Response(predict(handle, body.records).model_dump_json(), media_type=JSON)
 
+    # Set directly: this module's string annotations cannot name a type built at run time.
+    predict_endpoint.__annotations__ = {"body": body_model}
+    app.post("/predict", response_model=PredictResponse)(predict_endpoint)
     return app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server on port {port} not ready after {timeout} s")
-
-
-def start_server(command: list[str], env: dict[str, str], port: int, ready: str):
-    process = subprocess.Popen(
-        command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_ready(port, ready, process)
-    except Exception:
-        stop_server(process)
-        raise
-    return process
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 # --- The run ---
@@ -212,17 +200,29 @@ def in_process(handle, records: list[dict[str, Any]], size: int, seconds: float)
 def _row(name: str, size: int, result: Load) -> None:
     print(
         f"{name:<28} {size:>5} {result.rps:>10,.0f} {result.rows_per_second:>11,.0f} "
-        f"{result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f} {result.errors:>7}"
+        f"{result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f} "
+        f"{result.cpu_ms_per_request:>9.2f} {result.errors:>7}"
     )
 
 
 def run(seconds: float = SECONDS) -> None:
     """Print req/s, rows/s, p50/p99 for the three setups and the service's ratios."""
+    with tempfile.TemporaryDirectory(prefix="driftloop-bench-serving-") as tmp:
+        results = _measure(Path(tmp), seconds)
+    _report(results, seconds)
+
+
+def _measure(home: Path, seconds: float) -> dict[tuple[str, int], Load]:
     from driftloop.serving import open_champion
     from driftloop.spec import load_spec
-    from tests.support.champion import make_settings, train_version
+    from tests.support.serving import (
+        free_port,
+        make_settings,
+        start_server,
+        stop_server,
+        train_version,
+    )
 
-    home = Path(tempfile.mkdtemp(prefix="driftloop-bench-serving-"))
     settings = make_settings(home / "home", REPO)
     train_version(settings, day=0)
     env = {
@@ -242,29 +242,57 @@ def run(seconds: float = SECONDS) -> None:
 
     setups = {
         "bare FastAPI (1 worker)": (
-            [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.serving:bare_app",
-             "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log", "--port"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "benchmarks.serving:bare_app",
+                "--host",
+                "127.0.0.1",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--port",
+            ],
             "/docs",
         ),
         "driftloop service": (
-            [sys.executable, "-m", "bentoml", "serve", "bento.service:DriftloopService",
-             "--host", "127.0.0.1", "--port"],
+            [
+                sys.executable,
+                "-m",
+                "bentoml",
+                "serve",
+                "bento.service:DriftloopService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+            ],
             "/readyz",
         ),
     }
     for name, (command, ready) in setups.items():
         port = free_port()
-        process = start_server([*command, str(port)], env, port, ready)
+        process = start_server(
+            [*command, str(port)], env=env, cwd=REPO, port=port, ready_path=ready, log_dir=home
+        )
         try:
             for size in SIZES:
                 load(port, "/predict", bodies[size], size, seconds=2)  # warm-up
-                results[name, size] = load(port, "/predict", bodies[size], size, seconds)
+                results[name, size] = load(
+                    port, "/predict", bodies[size], size, seconds, server=process.pid
+                )
         finally:
             stop_server(process)
+    return results
 
+
+def _report(results: dict[tuple[str, int], Load], seconds: float) -> None:
     print(f"\n## Serving: {CLIENTS} clients, {seconds:.0f} s per run, 127.0.0.1")
-    print(f"{'setup':<28} {'rows':>5} {'req/s':>10} {'rows/s':>11} {'p50 ms':>8} "
-          f"{'p99 ms':>8} {'errors':>7}")
+    print(
+        f"{'setup':<28} {'rows':>5} {'req/s':>10} {'rows/s':>11} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'cpu ms/req':>9} {'errors':>7}"
+    )
     for (name, size), result in results.items():
         _row(name, size, result)
     print("\nratios (service / bare FastAPI; service share of in-process):")
@@ -274,10 +302,13 @@ def run(seconds: float = SECONDS) -> None:
         print(
             f"  {size:>3} rows: rows/s {ours.rows_per_second / bare.rows_per_second:.2f}x, "
             f"p99 {ours.percentile(0.99) / bare.percentile(0.99):.2f}x, "
-            f"in-process share {ours.rows_per_second / inproc.rows_per_second:.2f}"
+            f"in-process share {ours.rows_per_second / inproc.rows_per_second:.2f}, "
+            f"server CPU per request {ours.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x"
         )
-    print(f"  median in-process latency, 1 row: "
-          f"{statistics.median(results['in-process', 1].latencies_ms):.3f} ms")
+    print(
+        "  median in-process latency, 1 row: "
+        f"{statistics.median(results['in-process', 1].latencies_ms):.3f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -10,41 +10,45 @@ Where the model comes from:
 
 The alias is polled every ``serving_poll_seconds`` in a background thread; a promotion or a
 rollback swaps the model between requests, never within one (``driftloop.serving``).
+
+Bad input never reaches the model: BentoML validates the body against the request model
+built from the spec and answers 400 with ``detail[].loc == ["records", <row>, <field>]``;
+``RequestGuard`` answers 401 (token), 413 (body size) and 415 (not JSON) before that.
+``/predict`` scores concurrent requests in shared model calls (``Coalescer``); inputs and
+predictions are profiled off the request path (``driftloop.serving_profiles``).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Annotated, Any
-
-import driftloop  # noqa: F401  (switches telemetry off before BentoML loads anything more)
 
 import bentoml
 from fastapi import FastAPI
 from pydantic import Field, JsonValue
 
+from bento.middleware import RequestGuard
 from driftloop.config import Settings
+from driftloop.exceptions import DriftloopError
+from driftloop.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE
 from driftloop.serving import (
     ChampionWatcher,
+    Coalescer,
     ModelHandle,
     PredictResponse,
     VersionedPrediction,
     handle_from_artifact,
     open_champion,
-    predict,
     predict_rows,
     request_model,
 )
+from driftloop.serving_profiles import ServingProfiles
 from driftloop.spec import DatasetSpec, load_spec
-from bento.middleware import RequestGuard
+from driftloop.versioning.factory import open_store
 
 log = logging.getLogger("driftloop.bento")
-
-MODEL_FILE = "model.ubj"
-SCHEMA_FILE = "feature_schema.json"
-SPEC_FILE = "spec.yaml"
-LINEAGE_FILE = "lineage.json"
 
 settings = Settings()
 PACKAGED_TAG: str | None = getattr(bentoml.use_arguments(), "model_tag", None)
@@ -72,6 +76,7 @@ info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     workers=settings.serving_workers,
     traffic={"timeout": 30},
     logging={"access": {"enabled": False}},
+    tracing={"excluded_urls": ["/predict"]},
 )
 @bentoml.asgi_app(info_app, path="/")
 class DriftloopService:
@@ -81,6 +86,7 @@ class DriftloopService:
 
     def __init__(self) -> None:
         self.watcher: ChampionWatcher | None = None
+        self.coalescer = Coalescer()
         if self.packaged is not None:
             self._handle = _packaged_handle(self.packaged)
             follow = settings.registry_url is not None
@@ -92,7 +98,25 @@ class DriftloopService:
                 open_champion(settings, SPEC), self._handle, interval=settings.serving_poll_seconds
             )
             self.watcher.start()
+        self.profiles: ServingProfiles | None = None
+        if settings.serving_profile_seconds > 0:
+            self.profiles = ServingProfiles(
+                store=open_store(settings),
+                spec=SPEC,
+                interval=settings.serving_profile_seconds,
+                max_rows=settings.serving_profile_max_rows,
+                source_ref=settings.main_branch,
+            )
+            self.profiles.start()
         log.info("serving %s version %s", self.handle.model, self.handle.version)
+
+    @bentoml.on_shutdown
+    def shutdown(self) -> None:
+        """Stop following the alias; write the last serving profile."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        if self.profiles is not None:
+            self.profiles.stop()
 
     @property
     def handle(self) -> ModelHandle:
@@ -102,12 +126,20 @@ class DriftloopService:
     @bentoml.api(route="/predict")
     async def predict(self, records: Records) -> PredictResponse:
         """Score records; the response names the model version and its data commit."""
-        return predict(self.handle, records)
+        handle = self.handle
+        response = await self.coalescer.predict(handle, records)
+        if self.profiles is not None:
+            self.profiles.record(handle, records, response.predictions)
+        return response
 
     @bentoml.api(route="/predict_batch", batchable=True, max_batch_size=4096, max_latency_ms=20)
-    async def predict_batch(self, records: list[Record]) -> list[VersionedPrediction]:
+    async def predict_batch(self, records: Records) -> list[VersionedPrediction]:
         """Score records batched with other requests (adaptive batching); rows name versions."""
-        return predict_rows(self.handle, records)
+        handle = self.handle
+        predictions = predict_rows(handle, records)
+        if self.profiles is not None:
+            self.profiles.record(handle, records, predictions)
+        return predictions
 
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, JsonValue]:
@@ -125,8 +157,6 @@ class DriftloopService:
     def _aliases(self) -> dict[str, int] | None:
         if self.watcher is None:
             return None
-        from driftloop.exceptions import DriftloopError
-
         try:
             return self.watcher.loader.registry.aliases(self.handle.model)
         except DriftloopError:
@@ -134,8 +164,7 @@ class DriftloopService:
 
 
 def _packaged_handle(model: Any) -> ModelHandle:
-    import json
-
+    """The handle of the model the Bento carries (checked against its checksum and spec)."""
     lineage = json.loads(Path(model.path_of(LINEAGE_FILE)).read_text(encoding="utf-8"))
     return handle_from_artifact(
         Path(model.path_of(MODEL_FILE)).read_bytes(),

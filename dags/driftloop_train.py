@@ -3,7 +3,8 @@
 resolve the data ref to a commit → train XGBoost and score challenger and champion on the
 same holdout rows → register the version (data commit, validation, params, metrics, code
 version, artifact checksum) → decide by the promotion policy and the run's mode (auto,
-require_approval with a human in the loop, never) → move ``champion`` (audited).
+require_approval with a human in the loop, never) → move ``champion`` (audited) → build the
+Bento of the new champion.
 
 Trigger it from the UI form, or from another DAG with ``{"reason": ...}`` in the run's conf.
 """
@@ -19,6 +20,7 @@ from airflow.sdk import DAG, Param
 from operators.assets import CHAMPION_MODEL
 from operators.train import (
     DecidePromotionOperator,
+    PackageModelOperator,
     PromoteModelOperator,
     RegisterModelOperator,
     ResolveDataRefOperator,
@@ -99,6 +101,9 @@ with DAG(
         trigger_rule="none_failed_min_one_success",
         outlets=[CHAMPION_MODEL],
     )
+    package = PackageModelOperator(
+        task_id="package", registered="{{ ti.xcom_pull('register') }}"
+    )
     # The branch skips whichever gate it does not follow; promote runs after either.
     auto_approve = EmptyOperator(task_id="auto_approve")
-    resolve >> train >> register >> decide >> [approve, auto_approve] >> promote
+    resolve >> train >> register >> decide >> [approve, auto_approve] >> promote >> package

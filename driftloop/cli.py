@@ -96,6 +96,12 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
             return model_commands.reproduce(settings, args.version)
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.serving import serve
+
+    return serve(settings, args.port, bento=args.bento)
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.stack import AirflowStack
 
@@ -184,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="promotion mode",
     )
     train.set_defaults(func=_train)
+
+    serve = sub.add_parser("serve", help="serve the champion over HTTP on 127.0.0.1 (BentoML)")
+    serve.add_argument("--port", type=int, default=None, help="default: serving_port (3000)")
+    serve.add_argument("--bento", help="serve this built Bento tag instead of the source service")
+    serve.set_defaults(func=_serve)
 
     sub.add_parser("up", help="start Airflow (all components) in the background").set_defaults(
         func=_up

@@ -18,6 +18,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from driftloop.monitoring.settings import MonitoringSettings
 from driftloop.promotion import PromotionPolicy
 
 
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
         default=None, description="Airflow connection holding the registry URL (overrides it)"
     )
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     # Serving (driftloop.serving, bento/service.py).
     serving_port: int = Field(default=3000, ge=1, le=65535)
     serving_workers: int = Field(default=1, ge=1, description="Worker processes of the service")
@@ -77,6 +79,9 @@ class Settings(BaseSettings):
     )
     serving_profile_seconds: float = Field(
         default=60.0, ge=0, description="Interval of the serving whylogs profiles; 0: none"
+    )
+    serving_profile_max_rows: int = Field(
+        default=2000, ge=1, description="Rows profiled per interval and worker; more are sampled"
     )
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -18,7 +19,7 @@ class SpecError(ConfigError):
 
 
 class DataSourceError(DriftloopError):
-    """A source could not be read: missing path, corrupt file, bad encoding, unreachable database."""
+    """A source could not be read: missing path, corrupt file, bad encoding, unreachable server."""
 
 
 class SourceUnavailable(DataSourceError):
@@ -139,3 +140,34 @@ class ServingError(DriftloopError):
 
 class ChampionNotSet(ServingError):
     """The model has no champion in the registry: there is nothing to serve yet."""
+
+
+# --- Monitoring: profiles, drift, retrain guards, alerts (driftloop.monitoring) ---
+
+
+class MonitoringError(DriftloopError):
+    """Profiling, drift scoring or monitoring bookkeeping failed."""
+
+
+class ProfileError(MonitoringError):
+    """A data profile cannot be built, read or merged (corrupt bytes, unusable columns)."""
+
+
+class DriftCheckSkipped(MonitoringError):
+    """There is nothing to judge yet: no champion, no reference profile, no or too few new rows.
+
+    ``consumed_until`` is set when the new profiles can never be judged (there is no
+    reference to judge them by): a checkpoint may move past them.
+    """
+
+    def __init__(self, message: str, *, consumed_until: datetime | None = None) -> None:
+        super().__init__(message)
+        self.consumed_until = consumed_until
+
+
+class AlertDeliveryError(MonitoringError):
+    """An alert was logged but could not be delivered to its webhook (``host`` names it)."""
+
+    def __init__(self, message: str, *, host: str) -> None:
+        super().__init__(message)
+        self.host = host

@@ -246,3 +246,33 @@ class PromoteModelOperator(BaseOperator):
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = result
         return result
+
+
+class PackageModelOperator(BaseOperator):
+    """Build the Bento of a promoted version (model from the store, checksum checked).
+
+    :param registered: output of :class:`RegisterModelOperator` (templated).
+    """
+
+    template_fields: Sequence[str] = ("registered",)
+
+    def __init__(
+        self, *, registered: Any, lakefs_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.registered = registered
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Return the Bento tag."""
+        from driftloop.packaging import build_bento
+
+        settings, _ = _settings_and_spec()
+        version = registry_for(settings).get_version(
+            self.registered["model"], self.registered["version"]
+        )
+        tag = build_bento(
+            settings, version, version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
+        )
+        self.log.info("Built Bento %s for version %s", tag, version.version)
+        return {"bento": tag, "model": version.model, "version": version.version}

@@ -27,6 +27,11 @@ CORE_MODULES = [
     "driftloop.train_steps",
     "driftloop.model_commands",
     "driftloop.demo",
+    "driftloop.stack",
+    "driftloop.serving",
+    "driftloop.packaging",
+    "driftloop.serving_profiles",
+    "driftloop.monitoring",
 ]
 
 

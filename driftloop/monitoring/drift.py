@@ -1,0 +1,457 @@
+"""Drift scores between a target profile and a reference profile, the verdict, and the report.
+
+Per feature: KS for numbers and chi-square for categories (whylogs'
+``calculate_drift_scores``), plus a Hellinger distance computed from the same
+sketches, and the categories the reference never saw. A feature drifts when the
+test is significant *and* the Hellinger distance is large enough: on sketches of
+hundreds of thousands of rows, KS and chi-square call even harmless differences
+significant (the quantile sketch's own rank error is about 1%), so significance
+alone would retrain on noise; at a few hundred rows, the p-value keeps a noisy
+Hellinger distance from counting. A :class:`~driftloop.monitoring.settings.DriftPolicy`
+then turns the features into one verdict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from driftloop.exceptions import ConfigError
+from driftloop.monitoring.profiles import commit_quietly, ensure_branch, read_view
+from driftloop.monitoring.settings import DriftPolicy, FeatureThresholds
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from whylogs.core.view.column_profile_view import ColumnProfileView
+    from whylogs.core.view.dataset_profile_view import DatasetProfileView
+
+    from driftloop.spec import DatasetSpec
+    from driftloop.versioning.base import VersionStore
+
+FeatureRole = Literal["numeric", "categorical", "target"]
+
+# Numeric Hellinger distances compare the mass in the reference's 20 equal-mass bins.
+_QUANTILE_SPLITS = [i / 20 for i in range(1, 20)]
+
+
+class FeatureDrift(BaseModel):
+    """The drift scores of one column.
+
+    ``statistic`` is ``None`` when the test could not run or is infinite (chi-square
+    with a category the reference never saw: see ``new_categories``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    role: FeatureRole
+    algorithm: Literal["ks", "chi-square"] | None = None
+    statistic: float | None = None
+    p_value: float | None = None
+    hellinger: float | None = None
+    new_categories: list[str] = Field(default_factory=list)
+    new_category_share: float = 0.0
+    thresholds: FeatureThresholds
+    drifted: bool
+    note: str | None = None
+
+    def describe(self) -> str:
+        """Short evidence for a reason string, e.g. ``income (ks p=1e-30, hellinger=0.17)``."""
+        parts = []
+        if self.algorithm is not None and self.p_value is not None:
+            parts.append(f"{self.algorithm} p={self.p_value:.2g}")
+        if self.hellinger is not None:
+            parts.append(f"hellinger={self.hellinger:.3f}")
+        if self.new_categories:
+            parts.append(
+                f"new categories {', '.join(self.new_categories)}: "
+                f"{self.new_category_share:.1%} of rows"
+            )
+        return f"{self.name} ({'; '.join(parts) or self.note or 'no score'})"
+
+
+class DriftResult(BaseModel):
+    """The outcome of one drift check: verdict, reason, per-feature table, what was compared."""
+
+    model_config = ConfigDict(frozen=True)
+
+    dataset: str
+    drifted: bool
+    reason: str
+    drifted_features: list[str]
+    features: list[FeatureDrift]
+    signature: str = Field(
+        description="Identifies this drift: the reference and the drifted features"
+    )
+    reference_id: str | None = None
+    target_ids: list[str] = Field(default_factory=list)
+    target_rows: int
+    reference_rows: int
+    checked_at: datetime
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    newest_profile_at: datetime | None = None
+    report_json: str | None = None
+    report_html: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """Small JSON for XCom, Asset events and a retrain's conf."""
+        return {
+            "dataset": self.dataset,
+            "drifted": self.drifted,
+            "reason": self.reason,
+            "drifted_features": self.drifted_features,
+            "signature": self.signature,
+            "scores": {
+                f.name: {"p_value": f.p_value, "hellinger": f.hellinger, "drifted": f.drifted}
+                for f in self.features
+            },
+            "reference": self.reference_id,
+            "target_rows": self.target_rows,
+            "newest_profile_at": _iso(self.newest_profile_at),
+            "report_json": self.report_json,
+            "report_html": self.report_html,
+        }
+
+
+class DriftScorer(Protocol):
+    """Scores columns of a target profile against a reference; whylogs is the one backend."""
+
+    def score(
+        self, target: bytes, reference: bytes, spec: DatasetSpec, policy: DriftPolicy
+    ) -> tuple[list[FeatureDrift], int, int]:
+        """Return per-column scores, then the target's and the reference's row counts."""
+        ...
+
+    def render_report(self, target: bytes, reference: bytes) -> str:
+        """A standalone HTML page comparing the two profiles."""
+        ...
+
+
+class WhylogsDriftScorer:
+    """KS / chi-square from whylogs, Hellinger distances and new categories from its sketches."""
+
+    def score(
+        self, target: bytes, reference: bytes, spec: DatasetSpec, policy: DriftPolicy
+    ) -> tuple[list[FeatureDrift], int, int]:
+        """Score every spec column present in both profiles.
+
+        Raises:
+            ProfileError: either side is not a profile.
+        """
+        from whylogs.viz.drift.column_drift_algorithms import calculate_drift_scores
+
+        target_view, reference_view = read_view(target), read_view(reference)
+        scores = calculate_drift_scores(
+            target_view=target_view, reference_view=reference_view, with_thresholds=True
+        )
+        roles: dict[str, FeatureRole] = {f.name: f.kind for f in spec.features}
+        roles[spec.target] = "target"
+        features = []
+        for name, role in roles.items():
+            target_column = target_view.get_column(name)
+            reference_column = reference_view.get_column(name)
+            thresholds = policy.thresholds_for(name)
+            if target_column is None or reference_column is None:
+                if role != "target":
+                    side = "target" if target_column is None else "reference"
+                    features.append(
+                        FeatureDrift(
+                            name=name,
+                            role=role,
+                            thresholds=thresholds,
+                            drifted=False,
+                            note=f"not in the {side} profile",
+                        )
+                    )
+                continue
+            features.append(
+                _column_drift(
+                    name,
+                    role,
+                    score=scores.get(name),
+                    target=target_column,
+                    reference=reference_column,
+                    thresholds=thresholds,
+                )
+            )
+        return features, _rows(target_view), _rows(reference_view)
+
+    def render_report(self, target: bytes, reference: bytes) -> str:
+        """The whylogs summary drift report, rendered without a notebook."""
+        from whylogs.viz import NotebookProfileVisualizer
+
+        viz = NotebookProfileVisualizer()
+        viz.set_profiles(
+            target_profile_view=read_view(target), reference_profile_view=read_view(reference)
+        )
+        with tempfile.TemporaryDirectory() as tmp:
+            viz.write(
+                rendered_html=viz.summary_drift_report(),
+                preferred_path=tmp,
+                html_file_name="drift",
+            )
+            return (Path(tmp) / "drift.html").read_text(encoding="utf-8")
+
+
+def score_drift(
+    target: bytes,
+    reference: bytes,
+    spec: DatasetSpec,
+    policy: DriftPolicy,
+    *,
+    reference_id: str | None = None,
+    target_ids: Sequence[str] = (),
+    scorer: DriftScorer | None = None,
+) -> DriftResult:
+    """Score ``target`` against ``reference`` and decide whether the data drifted.
+
+    Args:
+        target: the serialised profile of the new data.
+        reference: the serialised profile the model was trained on.
+        spec: the dataset spec (which columns are numeric, categorical, the target).
+        policy: thresholds and the decision rule.
+        reference_id: how the reference is known (its URI), recorded in the result.
+        target_ids: how the target profiles are known (their paths).
+        scorer: the backend; whylogs by default.
+
+    Raises:
+        ConfigError: the policy names columns the spec does not have.
+        ProfileError: either side is not a profile.
+    """
+    _check_policy(policy, spec)
+    features, target_rows, reference_rows = (scorer or WhylogsDriftScorer()).score(
+        target, reference, spec, policy
+    )
+    drifted, reason = decide(features, policy)
+    drifted_features = [f.name for f in features if f.drifted]
+    identity = json.dumps([reference_id, sorted(drifted_features)])
+    return DriftResult(
+        dataset=spec.name,
+        drifted=drifted,
+        reason=reason,
+        drifted_features=drifted_features,
+        features=features,
+        signature=hashlib.sha256(identity.encode()).hexdigest()[:16],
+        reference_id=reference_id,
+        target_ids=list(target_ids),
+        target_rows=target_rows,
+        reference_rows=reference_rows,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def decide(features: Sequence[FeatureDrift], policy: DriftPolicy) -> tuple[bool, str]:
+    """Apply the policy to per-feature outcomes; return the verdict and its reason."""
+    drifted = [f for f in features if f.drifted]
+    keys = [f for f in drifted if f.name in policy.key_features]
+    counted = [f for f in drifted if f.role != "target"]
+    evidence = ", ".join(f.describe() for f in drifted)
+    need = policy.min_drifted_features
+    if keys:
+        names = ", ".join(f.name for f in keys)
+        return True, f"drift: key feature {names} drifted; all drifted: {evidence}"
+    if len(counted) >= need:
+        return True, f"drift: {len(counted)} features drifted (at least {need} needed): {evidence}"
+    if drifted:
+        return False, (
+            f"no drift: {len(counted)} features drifted, fewer than the {need} needed: {evidence}"
+        )
+    scored = [f for f in features if f.hellinger is not None]
+    if not scored:
+        return False, "no drift: no feature could be scored"
+    largest = max(scored, key=lambda f: f.hellinger or 0.0)
+    return False, (
+        f"no drift: no feature drifted; largest Hellinger distance {largest.name} "
+        f"{largest.hellinger:.3f}"
+    )
+
+
+def write_drift_report(
+    store: VersionStore,
+    result: DriftResult,
+    *,
+    target: bytes,
+    reference: bytes,
+    branch: str = "monitoring",
+    source_ref: str = "main",
+    scorer: DriftScorer | None = None,
+) -> DriftResult:
+    """Write the result as JSON and the HTML report to ``branch`` and commit them.
+
+    Paths: ``monitoring/<dataset>/reports/<checked_at>-<id>.json`` and ``.html``.
+
+    Returns:
+        The result with ``report_json`` and ``report_html`` set.
+
+    Raises:
+        ProfileError: either side is not a profile.
+        VersioningError: the store failed.
+    """
+    html = (scorer or WhylogsDriftScorer()).render_report(target, reference)
+    ids = json.dumps([result.reference_id, result.target_ids])
+    name = f"{result.checked_at:%Y%m%dT%H%M%SZ}-{hashlib.sha256(ids.encode()).hexdigest()[:8]}"
+    folder = f"monitoring/{result.dataset}/reports"
+    written = result.model_copy(
+        update={"report_json": f"{folder}/{name}.json", "report_html": f"{folder}/{name}.html"}
+    )
+    ensure_branch(store, branch, source_ref)
+    store.write_object(branch, f"{folder}/{name}.json", written.model_dump_json(indent=2).encode())
+    store.write_object(branch, f"{folder}/{name}.html", html.encode())
+    commit_quietly(
+        store,
+        branch,
+        f"Drift report {name} of {result.dataset}: {'drift' if result.drifted else 'no drift'}",
+        {"drifted": str(result.drifted).lower(), "signature": result.signature, "report": name},
+    )
+    return written
+
+
+def _check_policy(policy: DriftPolicy, spec: DatasetSpec) -> None:
+    known = {*spec.feature_names, spec.target}
+    named = {*policy.key_features, *policy.feature_thresholds}
+    unknown = sorted(named - known)
+    if unknown:
+        raise ConfigError(
+            f"the drift policy names {unknown}, which dataset {spec.name!r} does not have"
+        )
+
+
+def _column_drift(
+    name: str,
+    role: FeatureRole,
+    *,
+    score: dict[str, Any] | None,
+    target: ColumnProfileView,
+    reference: ColumnProfileView,
+    thresholds: FeatureThresholds,
+) -> FeatureDrift:
+    categorical = role != "numeric"
+    new, new_share = _new_categories(target, reference) if categorical else ([], 0.0)
+    pmfs = _category_pmfs(target, reference) if categorical else _numeric_pmfs(target, reference)
+    hellinger = _hellinger(*pmfs) if pmfs else None
+    p_value = _finite(score.get("pvalue")) if score else None
+    statistic = _finite(score.get("statistic")) if score else None
+    significant = p_value is not None and p_value < thresholds.p_value
+    large = hellinger is not None and hellinger >= thresholds.hellinger
+    note = None
+    if score is None:
+        note = "no drift test applies (empty or missing sketches)"
+    elif statistic is None and new:
+        note = "chi-square is infinite: the reference never saw some categories"
+    return FeatureDrift(
+        name=name,
+        role=role,
+        algorithm=score["algorithm"] if score else None,
+        statistic=statistic,
+        p_value=p_value,
+        hellinger=hellinger,
+        new_categories=new,
+        new_category_share=new_share,
+        thresholds=thresholds,
+        drifted=(significant and large)
+        or (bool(new) and new_share >= thresholds.new_category_share),
+        note=note,
+    )
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _counts(column: ColumnProfileView) -> tuple[int, int]:
+    """Rows and missing values of a column."""
+    counts = column.get_metric("counts")
+    if counts is None:
+        return 0, 0
+    return int(counts.n.value), int(counts.null.value)
+
+
+def _rows(view: DatasetProfileView) -> int:
+    return max((_counts(c)[0] for c in view.get_columns().values()), default=0)
+
+
+def _frequent(column: ColumnProfileView) -> dict[str, float]:
+    metric = column.get_metric("frequent_items")
+    if metric is None:
+        return {}
+    return {item.value: float(item.est) for item in metric.to_summary_dict()["frequent_strings"]}
+
+
+def _new_categories(
+    target: ColumnProfileView, reference: ColumnProfileView
+) -> tuple[list[str], float]:
+    seen = _frequent(reference)
+    current = _frequent(target)
+    new = sorted(value for value, count in current.items() if count > 0 and value not in seen)
+    rows, missing = _counts(target)
+    present = rows - missing
+    share = sum(current[value] for value in new) / present if present else 0.0
+    return new, share
+
+
+def _with_missing(pmf: list[float], column: ColumnProfileView) -> list[float]:
+    """Scale a distribution of present values to the present share and append the missing share.
+
+    A surge of missing values then moves the distance too.
+    """
+    rows, missing = _counts(column)
+    missing_share = missing / rows if rows else 0.0
+    total = sum(pmf)
+    present = [(1 - missing_share) * p / total for p in pmf] if total else [0.0] * len(pmf)
+    return [*present, missing_share]
+
+
+def _numeric_pmfs(
+    target: ColumnProfileView, reference: ColumnProfileView
+) -> tuple[list[float], list[float]] | None:
+    target_metric = target.get_metric("distribution")
+    reference_metric = reference.get_metric("distribution")
+    if target_metric is None or reference_metric is None:
+        return None
+    target_kll, reference_kll = target_metric.kll.value, reference_metric.kll.value
+    if target_kll.is_empty() or reference_kll.is_empty():
+        return None
+    splits = sorted(set(reference_kll.get_quantiles(_QUANTILE_SPLITS)))
+    return (
+        _with_missing(list(target_kll.get_pmf(splits)), target),
+        _with_missing(list(reference_kll.get_pmf(splits)), reference),
+    )
+
+
+def _category_pmfs(
+    target: ColumnProfileView, reference: ColumnProfileView
+) -> tuple[list[float], list[float]] | None:
+    target_items, reference_items = _frequent(target), _frequent(reference)
+    if not target_items or not reference_items:
+        return None
+    support = sorted(set(target_items) | set(reference_items))
+
+    def pmf(items: dict[str, float], column: ColumnProfileView) -> list[float]:
+        rows, missing = _counts(column)
+        present = max(rows - missing, 1)
+        shares = [items.get(value, 0.0) / present for value in support]
+        # Items the sketch dropped (beyond its capacity) form one "other" bin.
+        return _with_missing([*shares, max(0.0, 1.0 - sum(shares))], column)
+
+    return pmf(target_items, target), pmf(reference_items, reference)
+
+
+def _hellinger(p: list[float], q: list[float]) -> float:
+    overlap = sum(math.sqrt(a * b) for a, b in zip(p, q, strict=True))
+    return math.sqrt(max(0.0, 1.0 - overlap))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None

@@ -1,0 +1,138 @@
+"""Monitoring configuration: the drift policy, the retrain guards and where alerts go.
+
+Kept free of whylogs and of the rest of :mod:`driftloop.monitoring` so that
+:mod:`driftloop.config` can import it cheaply.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+
+class FeatureThresholds(BaseModel):
+    """When one feature counts as drifted.
+
+    A feature drifts when its test rejects "same distribution" (``p_value``) *and* the
+    difference is large enough to matter (``hellinger``); or when categories the
+    reference never saw make up at least ``new_category_share`` of its rows.
+
+    Attributes:
+        p_value: largest p-value (KS for numbers, chi-square for categories) that counts.
+        hellinger: smallest Hellinger distance (0 = identical, 1 = disjoint) that counts.
+        new_category_share: share of rows in unseen categories that drifts a category alone.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    p_value: float = Field(default=0.05, gt=0, le=1)
+    hellinger: float = Field(default=0.1, ge=0, le=1)
+    new_category_share: float = Field(default=0.01, gt=0, le=1)
+
+
+class ThresholdOverride(BaseModel):
+    """Thresholds of one feature that differ from the policy's defaults (unset ones inherit)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    p_value: float | None = Field(default=None, gt=0, le=1)
+    hellinger: float | None = Field(default=None, ge=0, le=1)
+    new_category_share: float | None = Field(default=None, gt=0, le=1)
+
+
+class DriftPolicy(BaseModel):
+    """The rule that turns per-feature scores into one verdict.
+
+    The data drifted when any of ``key_features`` drifted, or when at least
+    ``min_drifted_features`` features did. The target column is scored and reported
+    but counts only when it is named in ``key_features``.
+
+    Attributes:
+        key_features: features (or the target) whose drift alone is enough.
+        min_drifted_features: how many drifted features are enough otherwise.
+        thresholds: the default per-feature thresholds.
+        feature_thresholds: per-feature overrides of ``thresholds``.
+        min_rows: fewer new rows than this are not judged yet; they wait for more.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key_features: list[str] = Field(default_factory=list)
+    min_drifted_features: int = Field(default=1, ge=1)
+    thresholds: FeatureThresholds = Field(default_factory=FeatureThresholds)
+    feature_thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
+    min_rows: int = Field(default=1000, ge=1)
+
+    def thresholds_for(self, feature: str) -> FeatureThresholds:
+        """The thresholds that apply to ``feature``."""
+        override = self.feature_thresholds.get(feature)
+        if override is None:
+            return self.thresholds
+        return self.thresholds.model_copy(update=override.model_dump(exclude_none=True))
+
+
+class GuardSettings(BaseModel):
+    """Limits on drift-triggered retraining.
+
+    Attributes:
+        cooldown_minutes: no retrain is triggered within this long of the previous one.
+        max_retrains_per_day: most retrains triggered in any 24 hours.
+        breaker_failures: after this many failed retrains in a row, retraining stops
+            until a retrain succeeds or someone resets the breaker.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cooldown_minutes: float = Field(default=360.0, ge=0)
+    max_retrains_per_day: int = Field(default=4, ge=1)
+    breaker_failures: int = Field(default=3, ge=1)
+
+
+class AlertSettings(BaseModel):
+    """Where alerts go besides the log.
+
+    Attributes:
+        webhook_url: an http(s) URL that receives each alert as a JSON POST; kept
+            secret because chat webhooks carry their token in the URL.
+        webhook_token: sent as ``Authorization: Bearer <token>`` when set.
+        webhook_timeout_seconds: how long one POST may take.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    webhook_url: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_only(cls, url: SecretStr | None) -> SecretStr | None:
+        # urllib would also open file:// and ftp:// URLs: a webhook is http(s) only.
+        if url is None or not url.get_secret_value():
+            return None
+        if not url.get_secret_value().lower().startswith(("http://", "https://")):
+            raise ValueError("webhook_url must be an http:// or https:// URL")
+        return url
+
+
+class MonitoringSettings(BaseModel):
+    """Drift monitoring: profiles, the drift policy, retrain guards and alerts.
+
+    Attributes:
+        branch: branch of the versioned store holding profiles, reports and the checkpoint;
+            created from the main branch on first use.
+        chunk_rows: frames are profiled this many rows at a time (bounds memory).
+        settle_seconds: a profile counts only once it is this old, so a writer that
+            stamped it a moment before another (slow store, clock skew) is not skipped
+            by a check that already moved past the other's time.
+        batch_log_limit: how many commits of main are searched for a batch's interval.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    branch: str = Field(default="monitoring", pattern=r"^\w[-\w]*$")
+    chunk_rows: int = Field(default=250_000, ge=1000)
+    settle_seconds: float = Field(default=10.0, ge=0)
+    batch_log_limit: int = Field(default=1000, ge=1)
+    policy: DriftPolicy = Field(default_factory=DriftPolicy)
+    guards: GuardSettings = Field(default_factory=GuardSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)

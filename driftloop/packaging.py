@@ -1,0 +1,168 @@
+"""Package a registered model version as a Bento: BentoML's model store filled from our store.
+
+The artifact is read from the versioned store at its commit and checked against the
+recorded checksum before anything is written. The BentoML model holds ``model.ubj``, the
+feature schema, the dataset spec and the lineage summary; the Bento is built offline from
+``bento/bentofile.yaml`` (pinned requirements, no package locking), and keeps its generated
+Dockerfile for a machine with a container daemon. Tags derive from the version and the
+checksum, so packaging the same version again returns the existing Bento.
+
+BentoML is imported inside functions only, with ``BENTOML_HOME`` set first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from driftloop.exceptions import ServingError
+from driftloop.serving import lineage_summary, serving_env
+from driftloop.spec import load_spec
+from driftloop.training.artifacts import check_schema_compatible, load_model
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+    from driftloop.registry import ModelVersion
+    from driftloop.versioning.base import VersionStore
+
+BENTOFILE = Path("bento") / "bentofile.yaml"
+MODEL_FILE = "model.ubj"
+SCHEMA_FILE = "feature_schema.json"
+SPEC_FILE = "spec.yaml"
+LINEAGE_FILE = "lineage.json"
+BUILD_TIMEOUT_SECONDS = 600
+
+
+def model_tag(version: ModelVersion) -> str:
+    """BentoML model tag of a version: ``<model>:v<version>-<first 12 of sha256>``."""
+    return f"{version.model}:{_tag_version(version)}"
+
+
+def bento_tag(version: ModelVersion) -> str:
+    """Bento tag of a version: ``driftloop-<model>:v<version>-<first 12 of sha256>``."""
+    return f"driftloop-{version.model}:{_tag_version(version)}"
+
+
+def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) -> str:
+    """Fill BentoML's model store with ``version`` and build its Bento; return the Bento tag.
+
+    Idempotent: an existing model of the same tag (and checksum) is reused, and an existing
+    Bento of the same tag is returned without building.
+
+    Raises:
+        ArtifactCorrupt: the stored model fails its recorded checksum or does not load.
+        SchemaMismatch: the project's dataset spec no longer fits the version.
+        ServingError: BentoML's home is already another one in this process, a model of
+            the same tag holds other bytes, or ``bentoml build`` fails (its output included)
+            or times out.
+        VersioningError: the artifact cannot be read from the store.
+    """
+    bentoml = _bentoml(settings)
+    spec_path = settings.dataset_spec_path
+    check_schema_compatible(load_spec(spec_path), version.lineage.feature_schema)
+    lineage = version.lineage
+    data = store.read_object(lineage.artifact_commit, lineage.artifact_uri)
+    load_model(data, expected_sha256=lineage.artifact_sha256)
+    _ensure_model(bentoml, version, data, spec_path.read_text(encoding="utf-8"))
+
+    tag = bento_tag(version)
+    try:
+        return str(bentoml.bentos.get(tag).tag)
+    except bentoml.exceptions.NotFound:
+        pass
+    name, _, bento_version = tag.partition(":")
+    command = [
+        sys.executable,
+        "-m",
+        "bentoml",
+        "build",
+        "--bentofile",
+        str(BENTOFILE),
+        "--name",
+        name,
+        "--version",
+        bento_version,
+        "--label",
+        f"model_version={version.version}",
+        "--arg",
+        f"model_tag={model_tag(version)}",
+        "--output",
+        "tag",
+        ".",
+    ]
+    # The build imports bento.service, which reads the settings and the build arguments at
+    # import time: a fresh process sees this version's, even where the service was imported.
+    try:
+        result = subprocess.run(
+            command,
+            cwd=settings.project_dir,
+            env=serving_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise ServingError(f"bentoml build for {tag} took over {exc.timeout} s") from exc
+    if result.returncode != 0:
+        raise ServingError(
+            f"bentoml build for {tag} failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return tag
+
+
+def _tag_version(version: ModelVersion) -> str:
+    return f"v{version.version}-{version.lineage.artifact_sha256[:12]}"
+
+
+def _bentoml(settings: Settings) -> Any:
+    """Import BentoML with its home at ``settings.bentoml_home``.
+
+    Raises:
+        ServingError: this process already uses another BentoML home.
+    """
+    home = settings.bentoml_home
+    os.environ["BENTOML_HOME"] = str(home)
+    import bentoml
+    from bentoml._internal.configuration.containers import BentoMLContainer
+
+    current = Path(BentoMLContainer.bentoml_home.get()).resolve()
+    if current != home.resolve():
+        raise ServingError(
+            f"BentoML already uses home {current} in this process, not {home}: "
+            "package from a fresh process"
+        )
+    return bentoml
+
+
+def _ensure_model(bentoml: Any, version: ModelVersion, data: bytes, spec_text: str) -> None:
+    tag = model_tag(version)
+    try:
+        existing = bentoml.models.get(tag)
+    except bentoml.exceptions.NotFound:
+        existing = None
+    if existing is not None:
+        if existing.info.metadata.get("artifact_sha256") != version.lineage.artifact_sha256:
+            raise ServingError(f"BentoML model {tag} exists with other bytes; delete it first")
+        return
+    summary = lineage_summary(version)
+    labels = {"model": version.model, "version": str(version.version), "project": "driftloop"}
+    metadata = {
+        "artifact_sha256": version.lineage.artifact_sha256,
+        "data_commit": version.lineage.data_commit,
+        "artifact_commit": version.lineage.artifact_commit,
+        "code_version": version.lineage.code_version,
+    }
+    with bentoml.models.create(tag, labels=labels, metadata=metadata) as model:
+        folder = Path(model.path)
+        (folder / MODEL_FILE).write_bytes(data)
+        schema = json.dumps(version.lineage.feature_schema, indent=2, sort_keys=True) + "\n"
+        (folder / SCHEMA_FILE).write_text(schema, encoding="utf-8")
+        (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
+        lineage = json.dumps(summary, indent=2, sort_keys=True) + "\n"
+        (folder / LINEAGE_FILE).write_text(lineage, encoding="utf-8")

@@ -1,0 +1,238 @@
+"""Drift-monitoring operators: profile batches, score drift, gate retraining, send alerts.
+
+Composed in the monitor DAG as::
+
+    NewProfileSensor >> ScoreDriftOperator >> RetrainGateOperator >> [TriggerDagRunOperator,
+                                                                      SendAlertOperator]
+
+Each ``execute()`` calls one function of :mod:`driftloop.monitoring` and returns a small dict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseBranchOperator, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from operators.hooks.lakefs import version_store
+from operators.hooks.registry import RegistryHook, registry_for
+from operators.triggers import parse_instant
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from driftloop.config import Settings
+    from driftloop.monitoring.guards import RetrainGuard
+    from driftloop.spec import DatasetSpec
+
+RUNNING_STATES = ["queued", "running"]
+
+
+def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
+    from driftloop.config import get_settings
+    from driftloop.spec import load_spec
+
+    settings = get_settings()
+    return settings, load_spec(settings.dataset_spec_path)
+
+
+def retrain_guard(settings: Settings, spec: DatasetSpec) -> RetrainGuard:
+    """The retrain guards of the dataset's model, kept in the registry's database."""
+    from driftloop.monitoring.guards import RetrainGuard
+
+    if settings.registry_conn_id:
+        url = RegistryHook(settings.registry_conn_id).get_connection(settings.registry_conn_id).host
+    else:
+        url = settings.registry_database_url
+    return RetrainGuard(url=url or "", scope=spec.name, settings=settings.monitoring.guards)
+
+
+class ProfileBatchesOperator(BaseOperator):
+    """Profile every batch published on ``main`` that has no batch profile yet.
+
+    Catches up on its own, so it fits after ``publish`` in the ingest DAG or first in
+    the monitor DAG. Returns ``{"profiled": [batch keys], "rows": n}``.
+    """
+
+    def __init__(self, *, lakefs_conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Profile the missing batches; return their keys and row count."""
+        from driftloop.monitoring.checks import profile_new_batches
+
+        settings, spec = _settings_and_spec()
+        written = profile_new_batches(
+            version_store(settings, lakefs_conn_id=self.lakefs_conn_id), spec, settings
+        )
+        self.log.info("Profiled %s batches of %s", len(written), spec.name)
+        return {"profiled": [p.key for p in written], "rows": sum(p.rows for p in written)}
+
+
+class ScoreDriftOperator(BaseOperator):
+    """Score the profiles recorded since the checkpoint against the champion's reference.
+
+    Writes the JSON and HTML report to the monitoring branch, moves the checkpoint,
+    sets the scores as the ``extra`` of every outlet's Asset event, and returns
+    :meth:`DriftResult.summary() <driftloop.monitoring.drift.DriftResult.summary>`:
+    ``drifted``, ``reason``, ``drifted_features``, ``signature``, ``scores``,
+    ``report_json``, ``report_html``. Skips when there is nothing to judge (no new
+    rows, too few, or no champion with a reference profile).
+
+    :param since: ISO timestamp overriding the checkpoint (templated).
+    """
+
+    template_fields: Sequence[str] = ("since",)
+
+    def __init__(
+        self, *, since: str | None = None, lakefs_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.since = since
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Check drift; return the summary."""
+        from driftloop.exceptions import ConfigError, DriftCheckSkipped
+        from driftloop.monitoring.checks import run_drift_check
+
+        try:
+            since = parse_instant(self.since) if self.since else None
+        except ValueError as bad:
+            raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
+        settings, spec = _settings_and_spec()
+        try:
+            result = run_drift_check(
+                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+                registry_for(settings),
+                spec,
+                settings,
+                since=since,
+            )
+        except DriftCheckSkipped as skipped:
+            raise AirflowSkipException(str(skipped)) from skipped
+        except ConfigError as bad:
+            raise AirflowFailException(f"cannot check drift: {bad}") from bad
+        summary = result.summary()
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = summary
+        self.log.info("%s; report: %s", result.reason, result.report_html)
+        return summary
+
+
+class RetrainGateOperator(BaseBranchOperator):
+    """Ask the retrain guards whether drift may trigger a retrain; pick the next tasks.
+
+    No drift: no downstream task runs. Drift: ``alert_task_id`` (if given) always runs,
+    and ``retrain_task_id`` runs when the guards (circuit breaker, dedupe, cooldown,
+    daily budget) allow it. An admitted retrain is recorded at once, atomically, keyed
+    by this run, so a retried gate triggers the same retrain rather than a second one.
+
+    Pushes to XCom: ``decision`` (``allowed``, ``reason``, ``signature``,
+    ``breaker_open``), ``retrain_conf`` (the conf for the train DAG: ``reason``,
+    ``drifted_features``, ``report``, ``report_json``, ``signature``, ``triggered_by``)
+    and ``alert`` (the alert :class:`SendAlertOperator` sends).
+
+    :param drift: the output of :class:`ScoreDriftOperator` (templated).
+    :param retrain_task_id: the task that triggers the train DAG.
+    :param alert_task_id: the task that sends the drift alert.
+    :param train_dag_id: the train DAG, whose queued or running runs count as "a
+        retrain is running" for the dedupe guard; ``None`` to skip that lookup.
+    """
+
+    template_fields: Sequence[str] = ("drift",)
+
+    def __init__(
+        self,
+        *,
+        drift: Any,
+        retrain_task_id: str,
+        alert_task_id: str | None = None,
+        train_dag_id: str | None = "driftloop_train",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.drift = drift
+        self.retrain_task_id = retrain_task_id
+        self.alert_task_id = alert_task_id
+        self.train_dag_id = train_dag_id
+
+    def choose_branch(self, context: Context) -> str | list[str]:
+        """Decide; return the tasks to follow."""
+        drift = self.drift or {}
+        if not drift.get("drifted"):
+            self.log.info("No drift, no retrain: %s", drift.get("reason"))
+            return []
+        settings, spec = _settings_and_spec()
+        ti = context["ti"]
+        running = bool(self.train_dag_id) and (
+            ti.get_dr_count(dag_id=self.train_dag_id, states=RUNNING_STATES) > 0
+        )
+        decision = retrain_guard(settings, spec).admit(
+            datetime.now(UTC), drift["signature"], running, key=context["run_id"]
+        )
+        conf = {
+            "reason": f"drift: {drift['reason']}",
+            "drifted_features": drift["drifted_features"],
+            "report": drift.get("report_html"),
+            "report_json": drift.get("report_json"),
+            "signature": drift["signature"],
+            "triggered_by": f"{ti.dag_id}/{context['run_id']}",
+        }
+        ti.xcom_push(key="decision", value=decision.model_dump())
+        ti.xcom_push(key="retrain_conf", value=conf)
+        ti.xcom_push(key="alert", value=_drift_alert(spec.name, drift, decision.model_dump()))
+        self.log.info(
+            "Retrain %s: %s", "allowed" if decision.allowed else "withheld", decision.reason
+        )
+        follow = [self.retrain_task_id] if decision.allowed else []
+        return follow + ([self.alert_task_id] if self.alert_task_id else [])
+
+
+class SendAlertOperator(BaseOperator):
+    """Log an alert and POST it to the configured webhook (``monitoring.alerts``).
+
+    :param alert: the alert, e.g. the ``alert`` XCom of :class:`RetrainGateOperator`
+        (templated): ``event``, ``title``, ``message`` and optional ``dataset``, ``details``.
+    """
+
+    template_fields: Sequence[str] = ("alert",)
+
+    def __init__(self, *, alert: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alert = alert
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        """Send; return whether a webhook received it."""
+        from pydantic import ValidationError
+
+        from driftloop.monitoring.alerts import Alert, send_alert
+
+        settings, _ = _settings_and_spec()
+        try:
+            alert = Alert.model_validate(self.alert)
+        except ValidationError as bad:
+            raise AirflowFailException(f"not an alert: {bad}") from bad
+        delivered = send_alert(alert, settings.monitoring.alerts)
+        return {"event": alert.event, "delivered": delivered}
+
+
+def _drift_alert(dataset: str, drift: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+    event = "retrain_triggered" if decision["allowed"] else "retrain_withheld"
+    verdict = "retrain triggered" if decision["allowed"] else "retrain withheld"
+    return {
+        "event": event,
+        "title": f"Drift in {dataset}: {verdict}",
+        "message": f"{drift['reason']}. {decision['reason']}.",
+        "dataset": dataset,
+        "details": {
+            "drifted_features": drift["drifted_features"],
+            "signature": drift["signature"],
+            "report": drift.get("report_html"),
+            "allowed": decision["allowed"],
+        },
+    }

@@ -1,0 +1,121 @@
+"""Sensors: wait, without holding a worker slot, for new data profiles to judge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from operators.triggers import (
+    WATCHED_KINDS,
+    NewProfileTrigger,
+    find_new_profiles,
+    parse_instant,
+    profile_event,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class NewProfileSensor(BaseSensorOperator):
+    """Wait until a batch or serving profile newer than the last drift check is stored.
+
+    "Newer" means recorded after ``since`` when it is given, else after the drift
+    checkpoint (``monitoring/<dataset>/checkpoint.json`` on the monitoring branch, which
+    :class:`~operators.monitoring.ScoreDriftOperator` moves forward), else any profile.
+    The checkpoint is read when the task runs, never while the DAG is parsed.
+
+    Deferrable by default: it looks once, then hands the wait to
+    :class:`~operators.triggers.NewProfileTrigger` in the triggerer, polling every
+    ``poke_interval`` seconds until ``timeout``. With ``deferrable=False`` it pokes in
+    ``poke`` or ``reschedule`` mode like any sensor.
+
+    Returns (XCom) ``{"since", "newest", "count", "rows", "profiles"}``.
+
+    :param since: ISO timestamp overriding the checkpoint (templated).
+    :param kind: ``batch`` or ``serving`` to wait for one kind; ``None`` waits for either.
+    :param deferrable: wait in the triggerer instead of a worker.
+    :param lakefs_conn_id: the lakeFS connection, when the lakeFS backend is configured.
+    """
+
+    template_fields: Sequence[str] = ("since",)
+
+    def __init__(
+        self,
+        *,
+        since: str | None = None,
+        kind: str | None = None,
+        deferrable: bool = True,
+        lakefs_conn_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if kind is not None and kind not in WATCHED_KINDS:
+            raise ValueError(f"kind must be one of {WATCHED_KINDS} or None (got {kind!r})")
+        self.since = since
+        self.kind = kind
+        self.deferrable = deferrable
+        self.lakefs_conn_id = lakefs_conn_id
+
+    def execute(self, context: Context) -> Any:
+        """Return at once if new profiles exist; otherwise defer (or poke when not deferrable)."""
+        if not self.deferrable:
+            return super().execute(context)
+        dataset, since = self._dataset_and_since()
+        profiles = find_new_profiles(dataset, since, self.kind, self.lakefs_conn_id)
+        if profiles:
+            return profile_event(profiles, since)
+        self.log.info("No new profiles of %s after %s: deferring", dataset, since or "the start")
+        self.defer(
+            trigger=NewProfileTrigger(
+                dataset=dataset,
+                since_iso=since.isoformat() if since else None,
+                poll_seconds=self.poke_interval,
+                kind=self.kind,
+                lakefs_conn_id=self.lakefs_conn_id,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        """Look once (the non-deferrable modes)."""
+        dataset, since = self._dataset_and_since()
+        profiles = find_new_profiles(dataset, since, self.kind, self.lakefs_conn_id)
+        return PokeReturnValue(
+            is_done=bool(profiles),
+            xcom_value=profile_event(profiles, since) if profiles else None,
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Return the trigger's payload; fail when the trigger reported an error.
+
+        Raises:
+            AirflowException: the trigger could not read the store.
+        """
+        if event.get("status") == "error":
+            raise AirflowException(f"waiting for new profiles failed: {event.get('message')}")
+        self.log.info(
+            "%s new profiles (%s rows), newest %s", event["count"], event["rows"], event["newest"]
+        )
+        return event
+
+    def _dataset_and_since(self) -> tuple[str, datetime | None]:
+        from driftloop.config import get_settings
+        from driftloop.monitoring.checks import read_checkpoint
+        from driftloop.spec import load_spec
+        from operators.hooks.lakefs import version_store
+
+        settings = get_settings()
+        dataset = load_spec(settings.dataset_spec_path).name
+        if self.since:
+            try:
+                return dataset, parse_instant(self.since)
+            except ValueError as bad:
+                raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
+        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
+        return dataset, read_checkpoint(store, dataset, ref=settings.monitoring.branch)

@@ -1,0 +1,389 @@
+"""The BentoML service up the ladder: in-process, ``bentoml serve`` over HTTP, a built Bento.
+
+One project home holds a real champion (version 1) and a registered challenger (version 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from driftloop.config import Settings
+from driftloop.registry import Registry
+from driftloop.serving import serving_env
+from tests.support.serving import (
+    free_port,
+    make_settings,
+    start_server,
+    stop_server,
+    train_version,
+)
+
+pytestmark = pytest.mark.integration
+
+MAX_ROWS = 50
+MAX_BODY = 100_000
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Iterator[Settings]:
+    settings = make_settings(tmp_path_factory.mktemp("bento") / "home", repo_dir)
+    train_version(settings, day=0)
+    train_version(settings, day=1, promote=False)
+    # The service module and the packaging read these when first imported.
+    saved = {k: os.environ.get(k) for k in ("DRIFTLOOP_HOME", "BENTOML_HOME")}
+    os.environ.update(
+        DRIFTLOOP_HOME=str(settings.home_dir), BENTOML_HOME=str(settings.bentoml_home)
+    )
+    yield settings
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="module")
+def registry(project: Settings) -> Iterator[Registry]:
+    registry = Registry(url=project.registry_database_url)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture(scope="module")
+def rows(project: Settings) -> list[dict]:
+    from benchmarks.serving import sample_records
+
+    return sample_records(60)
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    return {
+        **serving_env(settings),
+        "DRIFTLOOP_SERVING_POLL_SECONDS": "0.3",
+        "DRIFTLOOP_SERVING_MAX_ROWS": str(MAX_ROWS),
+        "DRIFTLOOP_SERVING_MAX_BODY_BYTES": str(MAX_BODY),
+        "DRIFTLOOP_SERVING_PROFILE_SECONDS": "1",
+        **extra,
+    }
+
+
+def _serve(settings: Settings, target: str, **extra: str):
+    port = free_port()
+    command = [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1"]
+    process = start_server(
+        [*command, "--port", str(port)],
+        env=_env(settings, **extra),
+        cwd=settings.project_dir,
+        port=port,
+        ready_path="/readyz",
+        log_dir=settings.home_dir.parent,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def server(project: Settings) -> Iterator[str]:
+    process, url = _serve(project, "bento.service:DriftloopService")
+    yield url
+    stop_server(process)
+
+
+# --- Rung 1: the service class in-process ---
+
+
+def test_service_class_in_process(project: Settings, rows: list[dict]) -> None:
+    import importlib
+
+    module = importlib.import_module("bento.service")
+    service = module.DriftloopService()
+    try:
+        records = [module.Record.model_validate(row) for row in rows[:3]]
+        response = asyncio.run(service.predict(records))
+        metadata = service.metadata()
+    finally:
+        service.shutdown()
+
+    assert response.model_version == 1 and len(response.predictions) == 3
+    assert metadata["version"] == 1 and metadata["aliases"] == {"champion": 1}
+    assert metadata["source"] == "registry"
+
+
+# --- Rung 2: `bentoml serve` over real HTTP ---
+
+
+def test_predict_over_http_names_version_and_data_commit(
+    server: str, registry: Registry, rows: list[dict]
+) -> None:
+    reply = httpx.post(f"{server}/predict", json={"records": rows[:5]}, timeout=30)
+
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    champion = registry.get_version("credit_risk", 1)
+    assert body["model_version"] == 1
+    assert body["data_commit"] == champion.lineage.data_commit
+    assert [p["id"] for p in body["predictions"]] == [r["application_id"] for r in rows[:5]]
+    assert all(0 <= p["probability"] <= 1 for p in body["predictions"])
+
+
+def test_batch_endpoint_and_metadata_and_health(server: str, rows: list[dict]) -> None:
+    batch = httpx.post(f"{server}/predict_batch", json={"records": rows[:4]}, timeout=30)
+    single = httpx.post(f"{server}/predict", json={"records": rows[:4]}, timeout=30)
+    metadata = httpx.get(f"{server}/metadata", timeout=30).json()
+
+    assert batch.status_code == 200, batch.text
+    assert [p["probability"] for p in batch.json()] == pytest.approx(
+        [p["probability"] for p in single.json()["predictions"]]
+    )
+    assert {p["model_version"] for p in batch.json()} == {1}
+    assert metadata["version"] == 1 and metadata["aliases"]["champion"] == 1
+    assert metadata["lineage"]["artifact_sha256"]
+    assert "purpose" in metadata["request_schema"]["properties"]
+    assert metadata["max_rows"] == MAX_ROWS
+    for path in ("/livez", "/readyz"):
+        assert httpx.get(f"{server}{path}", timeout=10).status_code == 200
+    assert "bentoml_service_request" in httpx.get(f"{server}/metrics", timeout=10).text
+
+
+def _bad_requests(rows: list[dict]) -> list[tuple[str, bytes, dict[str, str], int, list[str]]]:
+    """(name, body, headers, expected status, words the error must contain)."""
+    good = rows[0]
+    without_age = {k: v for k, v in good.items() if k != "age"}
+    as_json = {"Content-Type": "application/json"}
+
+    def body(records: object) -> bytes:
+        return json.dumps({"records": records}).encode()
+
+    return [
+        ("missing field", body([good, without_age]), as_json, 400, ["records", "1", "age"]),
+        (
+            "wrong type",
+            body([good, good, dict(good, income="lots")]),
+            as_json,
+            400,
+            ["records", "2", "income"],
+        ),
+        ("empty list", body([]), as_json, 400, ["records", "at least 1"]),
+        (
+            "too many rows",
+            body([good] * (MAX_ROWS + 1)),
+            as_json,
+            400,
+            ["records", f"at most {MAX_ROWS}"],
+        ),
+        ("not a list", body({"age": 3}), as_json, 400, ["records"]),
+        ("no records key", json.dumps([good]).encode(), as_json, 400, ["object"]),
+        ("malformed JSON", b'{"records": [', as_json, 400, ["json"]),
+        (
+            "float32 overflow",
+            body([dict(good, savings=1e39)]),
+            as_json,
+            400,
+            ["records", "0", "savings"],
+        ),
+        (
+            "oversized body",
+            b'{"records": [' + b" " * MAX_BODY + b"]}",
+            as_json,
+            413,
+            ["larger than"],
+        ),
+        (
+            "form body",
+            b"records=1",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            415,
+            ["application/json"],
+        ),
+    ]
+
+
+def test_bad_input_gets_a_4xx_naming_the_field_and_row(server: str, rows: list[dict]) -> None:
+    failures = []
+    for name, body, headers, status, words in _bad_requests(rows):
+        reply = httpx.post(f"{server}/predict", content=body, headers=headers, timeout=30)
+        text = reply.text.lower()
+        if reply.status_code != status or not all(w.lower() in text for w in words):
+            failures.append(f"{name}: {reply.status_code} {reply.text[:300]}")
+
+    assert failures == []
+    assert httpx.get(f"{server}/readyz", timeout=10).status_code == 200
+
+
+def test_batch_endpoint_checks_rows_like_predict(server: str, rows: list[dict]) -> None:
+    too_many = httpx.post(
+        f"{server}/predict_batch", json={"records": rows[:1] * (MAX_ROWS + 1)}, timeout=30
+    )
+    bad_row = httpx.post(
+        f"{server}/predict_batch", json={"records": [rows[0], dict(rows[1], age="x")]}, timeout=30
+    )
+
+    assert too_many.status_code == 400 and f"at most {MAX_ROWS}" in too_many.text
+    assert bad_row.status_code == 400
+    assert bad_row.json()["detail"][0]["loc"] == ["records", 1, "age"]
+
+
+def test_served_inputs_and_predictions_are_profiled(
+    server: str, project: Settings, rows: list[dict]
+) -> None:
+    from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
+    from driftloop.versioning.factory import open_store
+
+    store = open_store(project)
+    reply = httpx.post(f"{server}/predict", json={"records": rows[:7]}, timeout=30)
+    assert reply.status_code == 200
+    deadline = time.monotonic() + 60
+    profiles = []
+    while not profiles and time.monotonic() < deadline:
+        time.sleep(0.5)
+        if store.branch_exists("monitoring"):
+            profiles = list_profiles(store, dataset="credit_risk", kind="serving")
+
+    assert profiles, "no serving profile was written"
+    view = read_view(read_profile(store, profiles[0]))
+    columns = set(view.get_columns())
+    assert {"age", "purpose", "prediction.probability", "prediction.label"} <= columns
+    assert profiles[0].key.startswith("credit_risk-v1-")
+
+
+def test_nulls_and_unknown_categories_are_scored(server: str, rows: list[dict]) -> None:
+    row = dict(rows[0], income=None, debt_to_income=None, purpose="crypto")
+
+    reply = httpx.post(f"{server}/predict", json={"records": [row]}, timeout=30)
+
+    assert reply.status_code == 200, reply.text
+    prediction = reply.json()["predictions"][0]
+    assert prediction["warnings"] == [
+        "feature 'purpose': unknown category 'crypto', scored as missing"
+    ]
+
+
+def test_schema_fuzz_finds_no_server_error(server: str) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+
+    schema = schemathesis.openapi.from_url(f"{server}/docs.json")
+    failures: list[str] = []
+    calls: list[int] = []
+    for path in ("/predict", "/predict_batch"):
+        operation = schema[path]["POST"]
+        for mode in schemathesis.GenerationMode:
+
+            @settings(
+                max_examples=25,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            @given(case=operation.as_strategy(mode))
+            def fuzz(case: schemathesis.Case) -> None:
+                reply = case.call(base_url=server, timeout=30)
+                calls.append(reply.status_code)
+                if reply.status_code >= 500:
+                    failures.append(f"{case.path} {reply.status_code} {case.body!r:.300}")
+
+            fuzz()
+
+    assert failures == []
+    assert len(calls) >= 50 and {200, 400} <= set(calls)
+    assert httpx.get(f"{server}/readyz", timeout=10).status_code == 200
+
+
+def test_promotion_swaps_the_model_without_failing_a_request(
+    server: str, registry: Registry, rows: list[dict]
+) -> None:
+    seen: list[int] = []
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        with httpx.Client(base_url=server, timeout=30) as http:
+            while not stop.is_set():
+                reply = http.post("/predict", json={"records": rows[:2]})
+                if reply.status_code != 200:
+                    errors.append(f"{reply.status_code} {reply.text[:200]}")
+                else:
+                    seen.append(reply.json()["model_version"])
+
+    thread = threading.Thread(target=client)
+    thread.start()
+    try:
+        while len(seen) < 20 and not errors:
+            time.sleep(0.05)
+        registry.move_alias("credit_risk", "champion", 2, actor="tests", reason="swap test")
+        deadline = time.monotonic() + 60
+        while (not seen or seen[-1] != 2) and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+        settled = len(seen)
+        while len(seen) < settled + 20 and time.monotonic() < deadline and not errors:
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join()
+        registry.move_alias("credit_risk", "champion", 1, actor="tests", reason="restore")
+
+    assert errors == []
+    switch = seen.index(2)
+    assert set(seen[:switch]) == {1} and set(seen[switch:]) == {2}
+    assert httpx.get(f"{server}/metadata", timeout=10).json()["version"] in {1, 2}
+
+
+def test_metadata_shows_the_switch_and_the_rollback(server: str, registry: Registry) -> None:
+    def version_after_move(version: int) -> int:
+        registry.move_alias("credit_risk", "champion", version, actor="tests", reason="meta")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            shown = httpx.get(f"{server}/metadata", timeout=10).json()
+            if shown["version"] == version:
+                return shown["aliases"]["champion"]
+            time.sleep(0.1)
+        return -1
+
+    try:
+        assert version_after_move(2) == 2
+        assert version_after_move(1) == 1
+    finally:
+        registry.move_alias("credit_risk", "champion", 1, actor="tests", reason="restore")
+
+
+# --- Rung 3: build the Bento and serve it ---
+
+
+def test_build_the_bento_and_serve_it(
+    project: Settings, registry: Registry, rows: list[dict]
+) -> None:
+    from driftloop.packaging import build_bento, model_tag
+    from driftloop.versioning.factory import open_store
+
+    version = registry.get_version("credit_risk", 1)
+    tag = build_bento(project, version, open_store(project))
+
+    assert build_bento(project, version, open_store(project)) == tag
+    name, _, bento_version = tag.partition(":")
+    folder = project.bentoml_home / "bentos" / name / bento_version
+    assert (folder / "env" / "docker" / "Dockerfile").exists()
+    assert (folder / "src" / "driftloop" / "serving.py").exists()
+    bento_yaml = (folder / "bento.yaml").read_text()
+    assert f"model_tag: {model_tag(version)}" in bento_yaml
+
+    # Without a registry URL the Bento serves exactly the version it carries.
+    process, url = _serve(project, tag, DRIFTLOOP_HOME=str(project.home_dir / "elsewhere"))
+    try:
+        reply = httpx.post(f"{url}/predict", json={"records": rows[:3]}, timeout=30)
+        metadata = httpx.get(f"{url}/metadata", timeout=10).json()
+    finally:
+        stop_server(process)
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["model_version"] == 1
+    assert metadata["source"] == f"bento:{model_tag(version)}"
+    assert metadata["watcher"] is None

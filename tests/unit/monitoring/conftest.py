@@ -1,0 +1,133 @@
+"""Monitoring fixtures: the demo spec, generated batches, their profiles, stores, a registry."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import SecretStr
+
+from driftloop.config import LakeFSSettings, Settings
+from driftloop.data.synthetic import GeneratorConfig, generate_batch
+from driftloop.monitoring.profiles import profile_frame
+from driftloop.monitoring.settings import MonitoringSettings
+from driftloop.registry import Registry, VersionLineage
+from driftloop.spec import DatasetSpec, load_spec
+from driftloop.versioning.base import VersionStore
+from driftloop.versioning.factory import open_store
+from tests.support.lakefs_standin import LakeFSStandIn
+
+REPO = Path(__file__).resolve().parents[3]
+ROWS = 10_000
+
+
+def make_batch(day: int, rows: int = ROWS, **drift: object) -> pd.DataFrame:
+    """One generated batch for 2024-01-<day>; ``drift`` goes to ``GeneratorConfig``."""
+    start = datetime(2024, 1, day, tzinfo=UTC)
+    config = GeneratorConfig(rows_per_batch=rows, **drift)  # type: ignore[arg-type]
+    return generate_batch(config, start=start, end=start + timedelta(days=1))
+
+
+@pytest.fixture(scope="session")
+def spec() -> DatasetSpec:
+    return load_spec(REPO / "expectations" / "credit_risk.yaml")
+
+
+@pytest.fixture(scope="session")
+def reference_profile(spec: DatasetSpec) -> bytes:
+    """10k rows of the undrifted distribution."""
+    return profile_frame(make_batch(1), spec)
+
+
+@pytest.fixture(scope="session")
+def same_profile(spec: DatasetSpec) -> bytes:
+    """Another 10k rows of the same distribution."""
+    return profile_frame(make_batch(2), spec)
+
+
+@pytest.fixture(scope="session")
+def income_shift_profile(spec: DatasetSpec) -> bytes:
+    """10k rows with income shifted by half a standard deviation."""
+    return profile_frame(make_batch(2, shift={"income": 0.5}), spec)
+
+
+@pytest.fixture(scope="session")
+def new_category_profile(spec: DatasetSpec) -> bytes:
+    """10k rows where about 10% of loans have the unseen purpose "crypto"."""
+    return profile_frame(make_batch(2, new_categories={"purpose": ["crypto"]}), spec)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings with every store under ``tmp_path``; profiles count as soon as written."""
+    return Settings(
+        home=tmp_path / "home",
+        project_dir=REPO,
+        registry_url=None,
+        monitoring=MonitoringSettings(settle_seconds=0),
+    )
+
+
+@pytest.fixture
+def local_store(settings: Settings) -> VersionStore:
+    store = open_store(settings)
+    store.ensure_repository(settings.main_branch)
+    return store
+
+
+@pytest.fixture(scope="session")
+def lakefs_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSStandIn]:
+    with LakeFSStandIn(data_dir=tmp_path_factory.mktemp("lakefs-standin")) as standin:
+        yield standin
+
+
+@pytest.fixture(params=["local", "lakefs-standin"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> VersionStore:
+    """A ready repository on each backend the store helpers must work with."""
+    if request.param == "local":
+        settings = Settings(home=tmp_path, versioning_backend="local")
+    else:
+        standin: LakeFSStandIn = request.getfixturevalue("lakefs_standin")
+        repository = f"test-{uuid.uuid4().hex[:12]}"
+        settings = Settings(
+            home=tmp_path,
+            versioning_backend="lakefs",
+            repository=repository,
+            lakefs=LakeFSSettings(
+                endpoint=standin.endpoint,
+                access_key_id=standin.access_key_id,
+                secret_access_key=SecretStr(standin.secret_access_key),
+                storage_namespace=f"local://standin/{repository}",
+            ),
+        )
+    store = open_store(settings)
+    store.ensure_repository("main")
+    return store
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Registry]:
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    yield registry
+    registry.close()
+
+
+def lineage() -> VersionLineage:
+    """A lineage as training records it (the values do not matter to monitoring)."""
+    return VersionLineage(
+        data_commit="c0ffee01",
+        data_ref="main",
+        validation={"success": True},
+        params={"max_depth": 4},
+        metrics={"roc_auc": 0.8},
+        code_version="test",
+        artifact_uri="models/credit_risk/run/model.ubj",
+        artifact_commit="a11ce5",
+        artifact_sha256="9" * 64,
+        feature_schema={"features": []},
+    )

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.sdk.exceptions import AirflowSkipException
+
+from driftloop.config import get_settings
+from driftloop.monitoring.checks import reference_profile_for_training
+from driftloop.monitoring.profiles import profile_frame, write_profile
+from driftloop.registry import Registry
+from driftloop.spec import load_spec
+from driftloop.versioning.base import VersionStore
+from driftloop.versioning.factory import open_store
+from operators.monitoring import RetrainGateOperator, ScoreDriftOperator, SendAlertOperator
+from operators.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
+from tests.unit.monitoring.conftest import lineage, make_batch
+
+DRIFT = {
+    "drifted": True,
+    "reason": "drift: 1 features drifted (at least 1 needed): income (ks p=0; hellinger=0.262)",
+    "drifted_features": ["income"],
+    "signature": "abc123",
+    "report_html": "monitoring/credit_risk/reports/r.html",
+    "report_json": "monitoring/credit_risk/reports/r.json",
+}
+
+
+class FakeTaskInstance:
+    """The slice of the runtime task instance the operators use."""
+
+    dag_id = "driftloop_drift_monitor"
+    task_id = "retrain_gate"
+
+    def __init__(self, running_train_runs: int = 0) -> None:
+        self.running_train_runs = running_train_runs
+        self.pushed: dict[str, Any] = {}
+
+    def get_dr_count(self, dag_id: str, states: list[str]) -> int:
+        assert dag_id == "driftloop_train" and states == ["queued", "running"]
+        return self.running_train_runs
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.pushed[key] = value
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "0")
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def store(home: Path) -> VersionStore:
+    store = open_store(get_settings())
+    store.ensure_repository("main")
+    return store
+
+
+def _gate(drift: dict[str, Any], run_id: str, ti: FakeTaskInstance) -> list[str] | str:
+    gate = RetrainGateOperator(
+        task_id="retrain_gate",
+        drift=drift,
+        retrain_task_id="trigger_retrain",
+        alert_task_id="alert",
+    )
+    return gate.choose_branch({"ti": ti, "run_id": run_id})  # type: ignore[arg-type]
+
+
+def test_the_gate_follows_nothing_without_drift(home: Path) -> None:
+    ti = FakeTaskInstance()
+
+    assert _gate({"drifted": False, "reason": "no drift"}, "run-1", ti) == []
+    assert ti.pushed == {}
+
+
+def test_the_gate_triggers_once_then_withholds_and_alerts(home: Path) -> None:
+    first, second = FakeTaskInstance(), FakeTaskInstance()
+
+    assert _gate(DRIFT, "run-1", first) == ["trigger_retrain", "alert"]
+    assert _gate(DRIFT, "run-1", FakeTaskInstance()) == ["trigger_retrain", "alert"]  # a retry
+    assert _gate(DRIFT, "run-2", second) == ["alert"]
+
+    assert first.pushed["retrain_conf"] == {
+        "reason": f"drift: {DRIFT['reason']}",
+        "drifted_features": ["income"],
+        "report": DRIFT["report_html"],
+        "report_json": DRIFT["report_json"],
+        "signature": "abc123",
+        "triggered_by": "driftloop_drift_monitor/run-1",
+    }
+    assert first.pushed["alert"]["event"] == "retrain_triggered"
+    assert second.pushed["decision"]["allowed"] is False
+    assert second.pushed["decision"]["reason"].startswith("cooldown")
+    assert second.pushed["alert"]["event"] == "retrain_withheld"
+
+
+def test_the_gate_does_not_repeat_a_running_retrain(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__GUARDS__COOLDOWN_MINUTES", "0")
+    _gate(DRIFT, "run-1", FakeTaskInstance())
+    ti = FakeTaskInstance(running_train_runs=1)
+
+    assert _gate(DRIFT, "run-2", ti) == ["alert"]
+    assert "already running" in ti.pushed["decision"]["reason"]
+
+
+def test_failed_retrains_trip_the_breaker_and_alert(
+    home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__GUARDS__BREAKER_FAILURES", "2")
+    failed = RetrainOutcomeNotifier(success=False)
+
+    with caplog.at_level(logging.WARNING, logger="driftloop.monitoring.alerts"):
+        failed({"ti": FakeTaskInstance(), "run_id": "run-1", "exception": "train failed"})
+        failed({"ti": FakeTaskInstance(), "run_id": "run-1", "exception": "train failed"})
+        assert "breaker_tripped" not in caplog.text  # the same run counted once
+        failed({"ti": FakeTaskInstance(), "run_id": "run-2", "exception": "train failed"})
+
+    assert "[retrain_failed]" in caplog.text
+    assert "[breaker_tripped] Retraining of credit_risk stopped" in caplog.text
+    assert _gate(DRIFT, "run-3", FakeTaskInstance()) == ["alert"]
+
+
+def test_a_successful_retrain_closes_the_breaker(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__GUARDS__BREAKER_FAILURES", "1")
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__GUARDS__COOLDOWN_MINUTES", "0")
+    RetrainOutcomeNotifier(success=False)({"ti": FakeTaskInstance(), "run_id": "run-1"})
+    assert _gate(DRIFT, "run-2", FakeTaskInstance()) == ["alert"]
+
+    RetrainOutcomeNotifier(success=True)({"ti": FakeTaskInstance(), "run_id": "run-3"})
+
+    assert _gate(DRIFT, "run-4", FakeTaskInstance()) == ["trigger_retrain", "alert"]
+
+
+def test_the_generic_notifier_renders_and_sends(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    notifier = DriftloopNotifier(
+        event="monitor_failed", title="Monitor failed", message="run {{ run_id }} failed"
+    )
+
+    with caplog.at_level(logging.WARNING, logger="driftloop.monitoring.alerts"):
+        notifier({"ti": FakeTaskInstance(), "run_id": "run-9"})
+
+    assert "[monitor_failed] Monitor failed: run run-9 failed" in caplog.text
+    with pytest.raises(ValueError, match="event must be one of"):
+        DriftloopNotifier(event="oops", title="t", message="m")
+
+
+def test_send_alert_sends_the_gates_alert(home: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ti = FakeTaskInstance()
+    _gate(DRIFT, "run-1", ti)
+
+    with caplog.at_level(logging.WARNING, logger="driftloop.monitoring.alerts"):
+        sent = SendAlertOperator(task_id="alert", alert=ti.pushed["alert"]).execute({})  # type: ignore[arg-type]
+
+    assert sent == {"event": "retrain_triggered", "delivered": False}
+    assert "Drift in credit_risk: retrain triggered" in caplog.text
+
+
+def test_score_drift_skips_without_new_profiles(store: VersionStore) -> None:
+    with pytest.raises(AirflowSkipException, match="no new batch or serving profiles"):
+        ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]
+
+
+def test_score_drift_returns_the_summary(store: VersionStore) -> None:
+    settings = get_settings()
+    spec = load_spec(settings.dataset_spec_path)
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    registry.register_version(spec.name, run_key="t1", lineage=lineage(), created_by="test")
+    uri = reference_profile_for_training(store, spec, make_batch(1), settings=settings)
+    registry.set_reference_profile(spec.name, 1, uri)
+    registry.move_alias(spec.name, "champion", 1, actor="test", reason="test")
+    shifted = make_batch(2, shift={"income": 0.5})
+    write_profile(
+        store,
+        dataset=spec.name,
+        kind="serving",
+        key="w1",
+        data=profile_frame(shifted.drop(columns=[spec.target]), spec),
+        rows=len(shifted),
+    )
+
+    summary = ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]
+
+    assert summary["drifted"] and summary["drifted_features"] == ["income"]
+    assert summary["scores"]["income"]["hellinger"] > 0.15
+    assert spec.target not in summary["scores"]  # serving profiles carry no labels
+    assert summary["report_html"].endswith(".html")

@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+
+from driftloop.config import get_settings
+from driftloop.monitoring.checks import write_checkpoint
+from driftloop.monitoring.profiles import write_profile
+from driftloop.versioning.base import VersionStore
+from driftloop.versioning.factory import open_store
+from operators.sensors import NewProfileSensor
+from operators.triggers import NewProfileTrigger
+
+DATASET = "credit_risk"
+
+
+@pytest.fixture
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> VersionStore:
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "0")
+    store = open_store(get_settings())
+    store.ensure_repository("main")
+    return store
+
+
+def _sensor(**kwargs: object) -> NewProfileSensor:
+    return NewProfileSensor(task_id="wait_for_profiles", poke_interval=5, timeout=600, **kwargs)  # type: ignore[arg-type]
+
+
+def _write(store: VersionStore, key: str) -> datetime:
+    ref = write_profile(store, dataset=DATASET, kind="batch", key=key, data=b"p", rows=3)
+    return ref.recorded_at
+
+
+def test_it_defers_from_the_checkpoint_when_nothing_is_new(store: VersionStore) -> None:
+    checked = _write(store, "b1")
+    write_checkpoint(store, DATASET, checked)
+
+    with pytest.raises(TaskDeferred) as deferred:
+        _sensor().execute({})  # type: ignore[arg-type]
+
+    trigger = deferred.value.trigger
+    assert isinstance(trigger, NewProfileTrigger)
+    assert trigger.serialize()[1] == {
+        "dataset": DATASET,
+        "since_iso": checked.isoformat(),
+        "poll_seconds": 5.0,
+        "kind": None,
+        "lakefs_conn_id": None,
+    }
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.timeout == timedelta(seconds=600)
+
+
+def test_it_returns_at_once_when_profiles_are_new(store: VersionStore) -> None:
+    checked = _write(store, "b1")
+    write_checkpoint(store, DATASET, checked)
+    newest = _write(store, "b2")
+
+    event = _sensor().execute({})  # type: ignore[arg-type]
+
+    assert event["count"] == 1
+    assert event["newest"] == newest.isoformat()
+    assert event["profiles"] == [f"monitoring/{DATASET}/batch/b2.bin"]
+
+
+def test_a_profile_counts_once_it_has_settled(
+    store: VersionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "600")
+    _write(store, "b1")
+
+    with pytest.raises(TaskDeferred):
+        _sensor().execute({})  # type: ignore[arg-type]
+
+
+def test_an_explicit_since_overrides_the_checkpoint(store: VersionStore) -> None:
+    _write(store, "b1")
+    write_checkpoint(store, DATASET, datetime.now(UTC))
+
+    event = _sensor(since="2000-01-01T00:00:00").execute({})  # type: ignore[arg-type]
+
+    assert event["since"] == "2000-01-01T00:00:00+00:00"
+    assert event["count"] == 1
+
+
+def test_execute_complete_returns_the_payload_or_fails() -> None:
+    found = {"status": "found", "count": 2, "rows": 9, "newest": "x", "profiles": []}
+
+    assert _sensor().execute_complete({}, found) == found  # type: ignore[arg-type]
+    with pytest.raises(AirflowException, match="lakeFS answered 503"):
+        _sensor().execute_complete({}, {"status": "error", "message": "lakeFS answered 503"})  # type: ignore[arg-type]
+
+
+def test_poke_mode_looks_once(store: VersionStore) -> None:
+    sensor = _sensor(deferrable=False)
+
+    assert not sensor.poke({}).is_done  # type: ignore[arg-type]
+    _write(store, "b1")
+    poked = sensor.poke({})  # type: ignore[arg-type]
+    assert poked.is_done and poked.xcom_value["count"] == 1
+
+
+def test_a_bad_since_fails_without_retrying(store: VersionStore) -> None:
+    with pytest.raises(AirflowFailException, match="not an ISO timestamp"):
+        _sensor(since="yesterday").execute({})  # type: ignore[arg-type]
+
+
+def test_an_unknown_kind_is_refused_at_parse_time() -> None:
+    with pytest.raises(ValueError, match="kind must be one of"):
+        _sensor(kind="reference")

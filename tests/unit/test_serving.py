@@ -1,0 +1,361 @@
+"""The serving core: request contract, loading the champion, hot swaps, batching, the guard."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from bento.middleware import RequestGuard
+from driftloop.config import Settings
+from driftloop.data.synthetic import GeneratorConfig, generate_batch
+from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
+from driftloop.features import model_frame
+from driftloop.registry import ModelVersion, Registry
+from driftloop.serving import (
+    ChampionLoader,
+    ChampionWatcher,
+    Coalescer,
+    ModelHandle,
+    encode,
+    open_champion,
+    predict,
+    request_model,
+)
+from driftloop.spec import DatasetSpec, load_spec
+from tests.support.serving import START, make_settings, train_version
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Settings:
+    settings = make_settings(tmp_path_factory.mktemp("serving") / "home", repo_dir)
+    train_version(settings, day=0)
+    train_version(settings, day=1, promote=False)
+    return settings
+
+
+@pytest.fixture(scope="module")
+def spec(project: Settings) -> DatasetSpec:
+    return load_spec(project.dataset_spec_path)
+
+
+@pytest.fixture()
+def registry(project: Settings):
+    registry = Registry(url=project.registry_database_url)
+    yield registry
+    registry.close()
+
+
+@pytest.fixture()
+def loader(project: Settings, spec: DatasetSpec) -> ChampionLoader:
+    return open_champion(project, spec)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict]:
+    frame = generate_batch(
+        GeneratorConfig(seed=21, rows_per_batch=200), start=START, end=START.replace(day=2)
+    )
+    frame = frame.drop(columns=["applied_at", "default"]).astype(object)
+    return frame.where(frame.notna(), None).to_dict(orient="records")
+
+
+@pytest.fixture()
+def champion(loader: ChampionLoader) -> ModelHandle:
+    return loader.load_champion()
+
+
+def _records(spec: DatasetSpec, rows: list[dict]) -> list:
+    return TypeAdapter(list[request_model(spec)]).validate_python(rows)
+
+
+def test_served_probabilities_equal_the_training_path(champion, spec, rows) -> None:
+    import pandas as pd
+
+    response = predict(champion, _records(spec, rows))
+
+    expected = champion.booster.inplace_predict(model_frame(pd.DataFrame(rows), spec))
+    served = np.array([p.probability for p in response.predictions])
+    np.testing.assert_allclose(served, expected, rtol=1e-6)
+    assert response.model_version == 1 and response.data_commit == champion.data_commit
+    assert [p.id for p in response.predictions] == [row["application_id"] for row in rows]
+    assert {p.label for p in response.predictions} <= {"yes", "no"}
+    assert all((p.label == "yes") == (p.probability >= 0.5) for p in response.predictions)
+
+
+def test_nulls_and_unknown_categories_score_as_missing_with_a_warning(champion, spec, rows) -> None:
+    row = dict(rows[0], income=None, purpose="crypto")
+    missing = dict(rows[0], income=None, purpose=None)
+
+    unknown, null = predict(champion, _records(spec, [row, missing])).predictions
+
+    assert unknown.probability == pytest.approx(null.probability)
+    assert unknown.warnings == ["feature 'purpose': unknown category 'crypto', scored as missing"]
+    assert null.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "kind"),
+    [
+        ({"age": "forty"}, "age", "float_type"),
+        ({"age": True}, "age", "float_type"),
+        ({"income": 1e300}, "income", "less_than_equal"),
+        ({"purpose": ["car"]}, "purpose", None),
+        ({"home_ownership": {"a": 1}}, "home_ownership", None),
+    ],
+)
+def test_invalid_values_are_named_by_row_and_field(spec, rows, change, field, kind) -> None:
+    bad = [rows[0], rows[1], dict(rows[2], **change)]
+
+    with pytest.raises(ValidationError) as caught:
+        _records(spec, bad)
+
+    locations = [error["loc"][:2] for error in caught.value.errors()]
+    assert all(location == (2, field) for location in locations)
+    if kind:
+        assert kind in {error["type"] for error in caught.value.errors()}
+
+
+def test_a_missing_feature_is_an_error_but_extra_keys_are_ignored(spec, rows) -> None:
+    row = {k: v for k, v in rows[0].items() if k != "savings"}
+
+    with pytest.raises(ValidationError) as caught:
+        _records(spec, [dict(rows[0], target="yes"), row])
+
+    assert [e["loc"] for e in caught.value.errors()] == [(1, "savings")]
+    assert caught.value.errors()[0]["type"] == "missing"
+
+
+def test_non_finite_numbers_are_rejected_from_json(spec, rows) -> None:
+    import json
+
+    body = json.dumps([rows[0]]).replace('"age": ', '"age": NaN, "x": ', 1)
+
+    with pytest.raises(ValidationError) as caught:
+        TypeAdapter(list[request_model(spec)]).validate_json(body)
+
+    assert caught.value.errors()[0]["loc"][:2] == (0, "age")
+
+
+def test_features_with_awkward_names_get_safe_attributes(spec) -> None:
+    renamed = {"age": "age in years", "income": "model_config", "savings": "class"}
+    features = [f.model_copy(update={"name": renamed.get(f.name, f.name)}) for f in spec.features]
+    odd = spec.model_copy(update={"features": features})
+    record = request_model(odd)
+    row = {f.name: (1.5 if f.kind == "numeric" else f.categories[0]) for f in odd.features}
+
+    encoded = encode([record.model_validate(dict(row, **{"age in years": 42.0}))])
+
+    assert encoded.matrix.shape == (1, len(features))
+    assert encoded.matrix[0, 0] == 42.0
+    assert set(record.model_json_schema()["properties"]) >= {"age in years", "model_config"}
+
+
+def test_the_champion_loads_with_its_lineage(champion: ModelHandle, registry) -> None:
+    version = registry.get_version("credit_risk", 1)
+
+    assert (champion.model, champion.version, champion.source) == ("credit_risk", 1, "registry")
+    assert champion.data_commit == version.lineage.data_commit
+    assert champion.lineage["artifact_sha256"] == version.lineage.artifact_sha256
+    assert champion.describe()["lineage"]["code_version"] == version.lineage.code_version
+
+
+def test_no_champion_is_a_clear_error(project: Settings, spec, tmp_path: Path) -> None:
+    other = Registry(url=f"sqlite:///{tmp_path / 'empty.db'}")
+    other.upgrade()
+    loader = ChampionLoader(registry=other, store=open_champion(project, spec).store, spec=spec)
+
+    with pytest.raises(ChampionNotSet, match="not registered"):
+        loader.load_champion()
+
+
+def _corrupt_version(registry: Registry, good: ModelVersion) -> ModelVersion:
+    lineage = good.lineage.model_copy(update={"artifact_sha256": "0" * 64})
+    return registry.register_version(
+        "credit_risk", run_key="corrupt", lineage=lineage, created_by="tests"
+    )
+
+
+def _move(registry: Registry, version: int) -> None:
+    registry.move_alias("credit_risk", "champion", version, actor="tests", reason="tests")
+
+
+def test_watcher_swaps_on_promotion_and_rollback_and_skips_a_corrupt_version(
+    loader, registry, champion
+) -> None:
+    corrupt = _corrupt_version(registry, registry.get_version("credit_risk", 1))
+    watcher = ChampionWatcher(loader, champion, interval=60)
+    try:
+        _move(registry, corrupt.version)
+        with pytest.raises(ArtifactCorrupt):
+            loader.load(corrupt.version)
+        assert watcher.poll() is False
+        assert watcher.handle is champion
+        assert str(corrupt.version) in watcher.status()["rejected_versions"]
+
+        _move(registry, 2)
+        assert watcher.poll() is True
+        assert watcher.handle.version == 2
+        assert watcher.poll() is False
+
+        _move(registry, 1)
+        assert watcher.poll() is True
+        assert watcher.handle.version == 1
+    finally:
+        _move(registry, 1)
+
+
+def test_a_request_keeps_the_handle_it_took(loader, registry, champion, spec, rows) -> None:
+    watcher = ChampionWatcher(loader, champion, interval=60)
+    taken = watcher.handle
+    try:
+        _move(registry, 2)
+        watcher.poll()
+        assert predict(taken, _records(spec, rows[:3])).model_version == 1
+        assert predict(watcher.handle, _records(spec, rows[:3])).model_version == 2
+    finally:
+        _move(registry, 1)
+
+
+def test_the_watcher_thread_follows_the_alias(loader, registry, champion) -> None:
+    watcher = ChampionWatcher(loader, champion, interval=0.05)
+    watcher.start()
+    try:
+        _move(registry, 2)
+        deadline = time.monotonic() + 30
+        while watcher.handle.version != 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watcher.handle.version == 2
+    finally:
+        watcher.stop()
+        _move(registry, 1)
+
+
+def test_coalesced_requests_equal_single_ones_and_keep_versions_apart(
+    loader, champion, spec, rows
+) -> None:
+    challenger = loader.load(2)
+    requests = [
+        (champion if i % 2 else challenger, _records(spec, rows[i * 7 : i * 7 + 1 + i % 5]))
+        for i in range(20)
+    ]
+    coalescer = Coalescer(max_rows=8)
+
+    async def run_all():
+        return await asyncio.gather(*(coalescer.predict(h, r) for h, r in requests))
+
+    responses = asyncio.run(run_all())
+
+    for (handle, records), response in zip(requests, responses, strict=True):
+        alone = predict(handle, records)
+        assert response.model_version == handle.version
+        assert [p.probability for p in response.predictions] == pytest.approx(
+            [p.probability for p in alone.predictions], rel=1e-6
+        )
+
+
+# --- The ASGI guard in front of the service ---
+
+
+async def _echo(scope, receive, send) -> None:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"%d" % len(body)})
+
+
+def _guarded(token: str | None = None) -> httpx.AsyncClient:
+    app = RequestGuard(_echo, max_body_bytes=100, token=token)
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+def test_guard_requires_the_token_except_on_health_endpoints() -> None:
+    async def scenario():
+        async with _guarded("s3cret") as client:
+            return [
+                (await client.post("/predict", json={})).status_code,
+                (
+                    await client.post("/predict", json={}, headers={"Authorization": "Bearer x"})
+                ).status_code,
+                (
+                    await client.post(
+                        "/predict", json={}, headers={"Authorization": "Bearer s3cret"}
+                    )
+                ).status_code,
+                (await client.get("/readyz")).status_code,
+                (await client.get("/metrics")).status_code,
+            ]
+
+    assert asyncio.run(scenario()) == [401, 401, 200, 200, 200]
+
+
+def test_guard_refuses_large_and_non_json_bodies() -> None:
+    async def chunks():
+        for _ in range(5):
+            yield b"x" * 30
+
+    async def scenario():
+        async with _guarded() as client:
+            declared = await client.post(
+                "/predict", content=b"x" * 101, headers={"Content-Type": "application/json"}
+            )
+            streamed = await client.post(
+                "/predict", content=chunks(), headers={"Content-Type": "application/json"}
+            )
+            form = await client.post("/predict", data={"a": "b"})
+            fine = await client.post(
+                "/predict",
+                content=b"x" * 100,
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
+            return declared, streamed, form, fine
+
+    declared, streamed, form, fine = asyncio.run(scenario())
+    assert (declared.status_code, streamed.status_code) == (413, 413)
+    assert "larger than 100 bytes" in declared.json()["error"]
+    assert form.status_code == 415
+    assert (fine.status_code, fine.text) == (200, "100")
+
+
+# --- Serving profiles ---
+
+
+def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, rows) -> None:
+    from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
+    from driftloop.serving_profiles import ServingProfiles
+
+    def served(handle, batch):
+        records = _records(spec, batch)
+        return handle, records, predict(handle, records).predictions
+
+    challenger = loader.load(2)
+    profiles = ServingProfiles(store=loader.store, spec=spec, worker="t1")
+    for i in range(3):
+        profiles.record(*served(champion, rows[i : i + 2]))
+    profiles.record(*served(challenger, [dict(rows[0], purpose="crypto")]))
+
+    written = profiles.flush()
+
+    assert sorted((p.key.split("-")[1], p.rows) for p in written) == [("v1", 6), ("v2", 1)]
+    listed = list_profiles(loader.store, dataset="credit_risk", kind="serving")
+    assert {p.key for p in written} <= {p.key for p in listed}
+    view = read_view(read_profile(loader.store, next(p for p in written if "-v2-" in p.key)))
+    assert view.get_column("purpose").to_summary_dict()["counts/n"] == 1
+    assert "prediction.probability" in view.get_columns()
+    assert profiles.flush() == []
+
+    sampled = ServingProfiles(store=loader.store, spec=spec, max_rows=5, worker="t2")
+    for i in range(40):
+        sampled.record(*served(champion, rows[i : i + 1]))
+    assert [p.rows for p in sampled.flush()] == [5]
