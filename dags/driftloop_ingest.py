@@ -1,7 +1,8 @@
 """driftloop_ingest: each data interval is one batch, staged, validated and published (WAP).
 
 extract the batch → commit it to ``ingest-<batch>`` → validate with the GX suite →
-merge into ``main`` and emit the published-data Asset. A failed batch stops at validation:
+merge into ``main`` and emit the published-data Asset → profile it (whylogs) for the drift
+monitor. A failed batch stops at validation:
 its branch stays as quarantine with the reasons, and ``main`` is untouched.
 
 Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead.
@@ -15,6 +16,7 @@ from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from operators.assets import PUBLISHED_DATA
 from operators.ingest import PublishBatchOperator, StageBatchOperator, ValidateBatchOperator
+from operators.monitoring import ProfileBatchesOperator
 
 with DAG(
     dag_id="driftloop_ingest",
@@ -44,4 +46,5 @@ with DAG(
     publish = PublishBatchOperator(
         task_id="publish", batch=stage.output, validation=validate.output, outlets=[PUBLISHED_DATA]
     )
-    stage >> validate >> publish
+    profile = ProfileBatchesOperator(task_id="profile")
+    stage >> validate >> publish >> profile

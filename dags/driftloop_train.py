@@ -101,9 +101,7 @@ with DAG(
         trigger_rule="none_failed_min_one_success",
         outlets=[CHAMPION_MODEL],
     )
-    package = PackageModelOperator(
-        task_id="package", registered="{{ ti.xcom_pull('register') }}"
-    )
+    package = PackageModelOperator(task_id="package", registered="{{ ti.xcom_pull('register') }}")
     # The branch skips whichever gate it does not follow; promote runs after either.
     auto_approve = EmptyOperator(task_id="auto_approve")
     resolve >> train >> register >> decide >> [approve, auto_approve] >> promote >> package

@@ -53,6 +53,7 @@ class Candidate(BaseModel):
     artifact_commit: str
     artifact_sha256: str
     files: list[str]
+    reference_profile_uri: str
 
 
 def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.DataFrame:
@@ -110,6 +111,9 @@ def train_candidate(
         booster = load_champion_model(store, champion)
         champion_metrics = evaluate(booster, holdout, spec, threshold=params.threshold)
 
+    from driftloop.monitoring.checks import reference_profile_for_training
+
+    reference = reference_profile_for_training(store, spec, frame, settings=settings)
     folder = run_folder(spec, run_key)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
@@ -134,6 +138,7 @@ def train_candidate(
         artifact_commit=artifact_commit,
         artifact_sha256=files.model_sha256,
         files=[f"{folder}/{name}" for name in names],
+        reference_profile_uri=reference,
     )
 
 
@@ -146,7 +151,7 @@ def register_candidate(
     settings: Settings,
     created_by: str,
 ) -> ModelVersion:
-    """Register the candidate with its lineage (idempotent by ``run_key``)."""
+    """Register the candidate with its lineage and reference profile (idempotent by ``run_key``)."""
     from driftloop.training import feature_schema
 
     lineage = VersionLineage(
@@ -163,9 +168,15 @@ def register_candidate(
         feature_schema=feature_schema(spec),
         tags={"champion_at_training": str(candidate.champion_version or "")},
     )
-    return registry.register_version(
+    version = registry.register_version(
         spec.name, run_key=candidate.run_key, lineage=lineage, created_by=created_by
     )
+    if version.reference_profile_uri is None:
+        # The drift monitor scores new data against this profile of the training data.
+        version = registry.set_reference_profile(
+            spec.name, version.version, candidate.reference_profile_uri
+        )
+    return version
 
 
 def decide_promotion(

@@ -9,3 +9,6 @@ PUBLISHED_DATA = Asset(name="driftloop_published_data", uri="driftloop://data/ma
 
 CHAMPION_MODEL = Asset(name="driftloop_champion_model", uri="driftloop://models/champion")
 """Updated when ``champion`` moves; the event carries the model and version."""
+
+DRIFT_SCORES = Asset(name="driftloop_drift_scores", uri="driftloop://monitoring/drift")
+"""Updated by every drift check; the event carries the per-feature scores and the verdict."""

@@ -13,6 +13,31 @@ def get_provider_info() -> dict[str, Any]:
         "description": "driftloop's Airflow 3 provider: lakeFS and registry hooks, "
         "ingest, validation and publishing operators.",
         "versions": ["0.1.0"],
+        "integrations": [
+            {"integration-name": "driftloop", "tags": ["software"]},
+        ],
+        "operators": [
+            {
+                "integration-name": "driftloop",
+                "python-modules": [
+                    "operators.ingest",
+                    "operators.train",
+                    "operators.monitoring",
+                ],
+            }
+        ],
+        "sensors": [{"integration-name": "driftloop", "python-modules": ["operators.sensors"]}],
+        "triggers": [{"integration-name": "driftloop", "python-modules": ["operators.triggers"]}],
+        "hooks": [
+            {
+                "integration-name": "driftloop",
+                "python-modules": ["operators.hooks.lakefs", "operators.hooks.registry"],
+            }
+        ],
+        "notifications": [
+            "operators.notifiers.DriftloopNotifier",
+            "operators.notifiers.RetrainOutcomeNotifier",
+        ],
         "connection-types": [
             {
                 "connection-type": "lakefs",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-EXPECTED_DAGS = {"driftloop_ingest", "driftloop_train"}
+EXPECTED_DAGS = {"driftloop_ingest", "driftloop_train", "driftloop_drift_monitor"}
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def test_ingest_wap_order(dagbag) -> None:
     dag = dagbag.dags["driftloop_ingest"]
     assert dag.get_task("stage").downstream_task_ids == {"validate", "publish"}
     assert dag.get_task("validate").downstream_task_ids == {"publish"}
+    assert dag.get_task("publish").downstream_task_ids == {"profile"}
     publish = dag.get_task("publish")
     assert [o.name for o in publish.outlets] == ["driftloop_published_data"]
 
@@ -62,3 +63,12 @@ def test_train_promotion_gates(dagbag) -> None:
     assert promote.upstream_task_ids == {"approve", "auto_approve"}
     assert promote.trigger_rule == "none_failed_min_one_success"
     assert set(dag.params.keys()) >= {"reason", "data_ref", "promotion_mode"}
+
+
+def test_drift_monitor_waits_deferrably_and_gates_retraining(dagbag) -> None:
+    dag = dagbag.dags["driftloop_drift_monitor"]
+    assert dag.get_task("wait_for_profiles").deferrable
+    assert dag.get_task("retrain_gate").downstream_task_ids == {"trigger_retrain", "alert"}
+    retrain = dag.get_task("trigger_retrain")
+    assert retrain.trigger_dag_id == "driftloop_train"
+    assert dag.max_active_runs == 1
