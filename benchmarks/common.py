@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import resource
-import statistics
+import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -25,43 +22,44 @@ class Figure:
         return self.rows / self.seconds if self.seconds else float("nan")
 
 
-def run_in_subprocess(code: str, *, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run Python ``code`` in a fresh process; return (wall seconds, peak RSS MiB of the tree)."""
-    wrapper = (
-        "import resource, time, sys\n"
-        "t0 = time.perf_counter()\n"
-        f"exec(compile({code!r}, '<bench>', 'exec'))\n"
-        "elapsed = time.perf_counter() - t0\n"
-        "own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "print(f'BENCH {elapsed} {max(own, kids) / 1024}')\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", wrapper], capture_output=True, text=True, env=env, check=False
-    )
-    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
-    if out.returncode != 0 or line is None:
-        raise RuntimeError(f"benchmark step failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    _, seconds, rss = line.split()
-    return float(seconds), float(rss)
+# Linux carries a process's peak RSS across fork and exec, so a child of a big benchmark
+# process would report the parent's peak. Each measured command therefore runs under this
+# small wrapper, whose own peak stays low, and reports the peak of its one child.
+_WRAPPER = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "elapsed = time.perf_counter() - start\n"
+    "sys.stdout.write(done.stdout); sys.stderr.write(done.stderr)\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024\n"
+    "print(f'BENCH {elapsed} {peak} {done.returncode}')\n"
+)
 
 
 def timed_command(command: list[str], *, env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a command; return (wall seconds, peak RSS MiB of its process tree, output)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    out = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if out.returncode != 0:
+    """Run a command; return (wall seconds, peak RSS MiB of its process tree, output).
+
+    Raises:
+        RuntimeError: the command failed.
+    """
+    out = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *command],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    line = next((ln for ln in reversed(out.stdout.splitlines()) if ln.startswith("BENCH ")), "")
+    if not line or line.split()[3] != "0":
         raise RuntimeError(f"{command} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
-    return elapsed, max(before, after) / 1024, out.stdout + out.stderr
+    _, seconds, rss, _ = line.split()
+    return float(seconds), float(rss), out.stdout + out.stderr
 
 
-def median_of(runs: int, measure: Callable[[], tuple[float, float]]) -> tuple[float, float]:
-    """Median seconds and max peak RSS over ``runs`` measurements."""
-    results = [measure() for _ in range(runs)]
-    return statistics.median(r[0] for r in results), max(r[1] for r in results)
+def run_in_subprocess(code: str, *, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run Python ``code`` in a fresh process; return (wall seconds, peak RSS MiB)."""
+    seconds, rss, _ = timed_command([sys.executable, "-c", code], env=env or dict(os.environ))
+    return seconds, rss
 
 
 def print_table(title: str, figures: list[Figure], *, baseline: Figure) -> None:
