@@ -176,7 +176,7 @@ class RetrainGateOperator(BaseBranchOperator):
             datetime.now(UTC), drift["signature"], running, key=context["run_id"]
         )
         conf = {
-            "reason": f"drift: {drift['reason']}",
+            "reason": drift["reason"],
             "drifted_features": drift["drifted_features"],
             "report": drift.get("report_html"),
             "report_json": drift.get("report_json"),

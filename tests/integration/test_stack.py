@@ -1,52 +1,51 @@
-"""The DAGs under real Airflow components: scheduler, dag-processor, triggerer, api-server."""
+"""The whole loop under real Airflow components (scheduler, dag-processor, triggerer,
+api-server on LocalExecutor) and a real BentoML server: drift in, retrain run out.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+import socket
 from pathlib import Path
 
 import pytest
 
 from driftloop.config import Settings
+from driftloop.loop import TRAIN, run_loop
+from driftloop.registry import Registry
 from driftloop.stack import AirflowStack
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def stack(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
-    from driftloop.data.synthetic import GeneratorConfig, generate_batches
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
+
+def test_drift_triggers_a_retrain_and_the_service_follows(repo_dir: Path, tmp_path: Path) -> None:
     settings = Settings(
-        home=tmp_path_factory.mktemp("stack") / "home", project_dir=repo_dir, airflow_port=18080
+        home=tmp_path / "home",
+        project_dir=repo_dir,
+        airflow_port=18080,
+        serving_port=_free_port(),
     )
-    generate_batches(
-        GeneratorConfig(seed=9, rows_per_batch=1500),
-        start=date(2026, 5, 1),
-        days=2,
-        out_dir=settings.landing_dir,
-    )
-    with AirflowStack(settings) as running:
-        running.wait_for_dags("driftloop_ingest", "driftloop_train")
-        for dag_id in ("driftloop_ingest", "driftloop_train"):
-            running.unpause(dag_id)
-        yield running
+    lines: list[str] = []
+    with AirflowStack(settings) as stack:
+        report = run_loop(stack, rows=1500, good_days=2, say=lines.append)
+        train_runs = stack.runs(TRAIN)
 
-
-def test_scheduler_runs_ingest_then_train(stack: AirflowStack) -> None:
-    from driftloop.registry import Registry
-    from driftloop.versioning.factory import open_store
-
-    for day in (2, 3):
-        run_id = stack.trigger("driftloop_ingest", logical_date=datetime(2026, 5, day, tzinfo=UTC))
-        assert stack.wait_for_run("driftloop_ingest", run_id) == "success"
-    store = open_store(stack.settings)
-    assert len(store.list_objects("main", "data/credit_risk/")) == 2
-
-    run_id = stack.trigger("driftloop_train", conf={"reason": "stack test", "num_boost_round": 50})
-    assert stack.wait_for_run("driftloop_train", run_id) == "success"
-    registry = Registry(url=stack.settings.registry_database_url)
+    states = list(report.ingested.values())
+    assert states.count("failed") == 1 and states.count("success") == 4, lines
+    assert report.decisions[0].startswith("version 1 PROMOTED"), lines
+    assert "NOT promoted" in report.decisions[1], lines
+    # the monitor triggered the train DAG with the reason and the drifted features
+    assert "income" in report.retrain_conf["drifted_features"], lines
+    assert report.retrain_conf["reason"].startswith("drift"), lines
+    assert any(r["conf"].get("triggered_by") for r in train_runs if r.get("conf")), train_runs
+    registry = Registry(url=settings.registry_database_url)
     champion = registry.get_alias("credit_risk", "champion")
-    assert champion is not None and champion.lineage.data_commit == store.resolve("main")
-    assert champion.run_key == run_id
+    assert champion is not None and champion.reference_profile_uri
+    # the service answered with the champion of the moment, before and after the retrain
+    assert report.served_versions[0] == 1
+    assert report.served_versions[-1] == champion.version, lines

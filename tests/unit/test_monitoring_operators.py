@@ -85,7 +85,7 @@ def test_the_gate_triggers_once_then_withholds_and_alerts(home: Path) -> None:
     assert _gate(DRIFT, "run-2", second) == ["alert"]
 
     assert first.pushed["retrain_conf"] == {
-        "reason": f"drift: {DRIFT['reason']}",
+        "reason": DRIFT["reason"],
         "drifted_features": ["income"],
         "report": DRIFT["report_html"],
         "report_json": DRIFT["report_json"],
