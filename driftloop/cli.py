@@ -102,6 +102,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, args.port, bento=args.bento)
 
 
+def _drift(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.drift_command import drift_check
+
+    return drift_check(settings, against=args.against)
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.stack import AirflowStack
 
@@ -110,8 +116,31 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
     for dag_id in DAG_IDS:
         stack.unpause(dag_id)
     print(f"Airflow UI: {stack.base_url} (no login: bound to 127.0.0.1)")
+    if _has_champion(settings):
+        from driftloop.loop import start_service
+
+        service = start_service(settings)
+        stack.record_pid("service", service.pid)
+        print(f"endpoint: http://127.0.0.1:{settings.serving_port}/predict (the champion)")
+    else:
+        print("no champion yet: train one (`driftloop train`), then `driftloop serve`")
     print(f"logs: {settings.airflow_home / 'logs'}; stop with `make down`")
     return 0
+
+
+def _has_champion(settings: Settings) -> bool:
+    from driftloop.exceptions import VersionNotFound
+    from driftloop.registry import Registry
+    from driftloop.spec import load_spec
+
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    try:
+        return (
+            registry.get_alias(load_spec(settings.dataset_spec_path).name, "champion") is not None
+        )
+    except VersionNotFound:
+        return False
 
 
 def _down(args: argparse.Namespace, settings: Settings) -> int:
@@ -131,7 +160,7 @@ def _pairs(items: Sequence[str], cast: type) -> list[tuple[str, object]]:
     return pairs
 
 
-DAG_IDS = ("driftloop_ingest", "driftloop_train")
+DAG_IDS = ("driftloop_ingest", "driftloop_train", "driftloop_drift_monitor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,11 +225,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bento", help="serve this built Bento tag instead of the source service")
     serve.set_defaults(func=_serve)
 
+    drift = sub.add_parser("drift", help="drift of the newest profiles")
+    drift_sub = drift.add_subparsers(dest="drift_command", required=True)
+    check = drift_sub.add_parser("check", help="score the newest profiles; print the table")
+    check.add_argument("--against", type=int, help="a version's reference (default: champion)")
+    check.set_defaults(func=_drift)
+
     sub.add_parser("up", help="start Airflow (all components) in the background").set_defaults(
         func=_up
     )
     sub.add_parser("down", help="stop what `up` started").set_defaults(func=_down)
 
+    _add_models_parser(sub)
+    return parser
+
+
+def _add_models_parser(sub: argparse._SubParsersAction) -> None:
+    """``driftloop models list | show | reproduce | promote | rollback``."""
     models = sub.add_parser("models", help="the model registry")
     models.set_defaults(func=_models)
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -215,7 +256,6 @@ def build_parser() -> argparse.ArgumentParser:
     promote.add_argument("--reason", default="manual promotion")
     rollback = msub.add_parser("rollback", help="move champion back to the previous one")
     rollback.add_argument("--reason", default="manual rollback")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -99,6 +99,11 @@ class AirflowStack:
         self._wait_healthy(timeout)
         return self
 
+    def record_pid(self, name: str, pid: int) -> None:
+        """Add a process (its group) for ``make down`` to stop with the stack."""
+        pids = json.loads(self.pid_file.read_text(encoding="utf-8"))
+        self.pid_file.write_text(json.dumps(pids | {name: pid}), encoding="utf-8")
+
     def stop(self) -> None:
         """Stop every component (their whole process groups)."""
         for process in self.processes.values():

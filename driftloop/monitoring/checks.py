@@ -111,8 +111,11 @@ def check_drift(
     *,
     since: datetime | None,
     scorer: DriftScorer | None = None,
+    against: int | None = None,
 ) -> DriftResult:
     """Score the profiles recorded after ``since`` against the champion's reference profile.
+
+    ``against`` names another version whose reference profile to score against.
 
     Batch and serving profiles are merged into one target; the result, with its JSON
     and HTML report written to the monitoring branch, is returned. Profiles younger
@@ -139,7 +142,7 @@ def check_drift(
     if not profiles:
         raise DriftCheckSkipped(f"no new batch or serving profiles of {spec.name!r} {after}")
     newest = profiles[-1].recorded_at
-    reference_uri = _reference_uri(registry, spec.name, consumed_until=newest)
+    reference_uri = _reference_uri(registry, spec.name, consumed_until=newest, version=against)
     rows = sum(p.rows for p in profiles)
     if rows < monitoring.policy.min_rows:
         raise DriftCheckSkipped(
@@ -302,12 +305,20 @@ def reference_profile_for_training(
     return profile_uri(store, store.resolve(monitoring.branch), path)
 
 
-def _reference_uri(registry: Registry, model: str, *, consumed_until: datetime) -> str:
+def _reference_uri(
+    registry: Registry, model: str, *, consumed_until: datetime, version: int | None = None
+) -> str:
     from driftloop.exceptions import VersionNotFound
 
     try:
-        champion = registry.get_alias(model, CHAMPION)
+        champion = (
+            registry.get_version(model, version)
+            if version is not None
+            else registry.get_alias(model, CHAMPION)
+        )
     except VersionNotFound:
+        if version is not None:
+            raise
         champion = None
     if champion is None:
         raise DriftCheckSkipped(

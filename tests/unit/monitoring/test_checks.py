@@ -211,3 +211,27 @@ def test_nothing_published_means_nothing_to_profile(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
     assert profile_new_batches(local_store, spec, settings) == []
+
+
+def test_the_cli_check_prints_the_table_and_leaves_the_checkpoint(
+    local_store: VersionStore,
+    registry: Registry,
+    spec: DatasetSpec,
+    settings: Settings,
+    income_shift_profile: bytes,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import driftloop.drift_command as command
+
+    _champion_with_reference(registry, local_store, spec, settings)
+    _record_batch(local_store, spec, "b2", income_shift_profile)
+    monkeypatch.setattr("driftloop.versioning.factory.open_store", lambda _: local_store)
+    monkeypatch.setattr(
+        "driftloop.registry.Registry", lambda url: registry
+    )
+
+    assert command.drift_check(settings, against=1) == 0
+    out = capsys.readouterr().out
+    assert "income" in out and "YES" in out and "report: monitoring/" in out
+    assert read_checkpoint(local_store, spec.name) is None
