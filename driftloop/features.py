@@ -175,9 +175,16 @@ def _as_text(values: pd.Series) -> pd.Series:
 
 
 def _text(value: Any) -> str | None:
-    """Canonical text of one value: whole floats drop ``.0``, bools are True/False."""
-    if _is_missing(value):
-        return None
+    """Canonical text of one value, or ``None`` when it is missing."""
+    return None if _is_missing(value) else canonical_text(value)
+
+
+def canonical_text(value: Any) -> str:
+    """How a label or category is written: whole floats drop ``.0``, bools are True/False.
+
+    Inference, validation, training and serving all compare categories through this, so
+    ``3``, ``3.0`` and ``"3"`` are one category everywhere.
+    """
     if isinstance(value, bool | np.bool_):
         return "True" if value else "False"
     if isinstance(value, float | np.floating):
@@ -187,7 +194,6 @@ def _text(value: Any) -> str | None:
     if isinstance(value, np.integer):
         return str(int(value))
     return str(value)
-
 
 def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:

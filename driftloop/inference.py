@@ -18,6 +18,7 @@ from pandas.api import types as ptypes
 from pydantic import ValidationError
 
 from driftloop.exceptions import SpecError
+from driftloop.features import canonical_text
 from driftloop.spec import DatasetSpec, Feature, SourceSpec
 
 #: Most distinct values a text column may have and still be inferred as categorical.
@@ -74,8 +75,6 @@ NEGATIVE_WORDS = frozenset(
 _ALL_DISTINCT_LIMIT = 20
 # Share of parseable numbers above which a text column is taken for a numeric one with junk.
 _MOSTLY_NUMERIC = 0.9
-# Beyond 2**53 a float no longer holds every integer, so its fraction-free spelling would lie.
-_EXACT_INT_LIMIT = 2**53
 _ISO_DATETIME = (
     r"\d{4}-\d{2}-\d{2}"
     r"(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
@@ -91,7 +90,7 @@ def as_labels(values: pd.Series) -> pd.Series:
     rather than per value.
     """
     # Columns repeat few distinct values: spell each one once.
-    mapping = {value: _label(value) for value in pd.unique(values.dropna())}
+    mapping = {value: canonical_text(value) for value in pd.unique(values.dropna())}
     return values.map(mapping).astype("string")
 
 
@@ -190,18 +189,6 @@ def infer_spec(
     except ValidationError as exc:
         problems = "; ".join(err["msg"] for err in exc.errors())
         raise SpecError(f"cannot build a spec for {name!r}: {problems}") from exc
-
-
-def _label(value: Any) -> str:
-    if isinstance(value, bool | np.bool_):
-        return str(bool(value))
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        whole = number.is_integer() and abs(number) < _EXACT_INT_LIMIT
-        return str(int(number)) if whole else repr(number)
-    if isinstance(value, np.integer):
-        return str(int(value))
-    return str(value)
 
 
 def _check_names(df: pd.DataFrame, wanted: list[str | None]) -> None:
