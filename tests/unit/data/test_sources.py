@@ -20,6 +20,7 @@ from driftloop.data.sources import (
 )
 from driftloop.exceptions import DataSourceError, SourceUnavailable, SpecError
 from driftloop.spec import SourceSpec
+from tests.support.services import skip_unless_ci
 
 JAN1 = datetime(2026, 1, 1, tzinfo=UTC)
 JAN2 = datetime(2026, 1, 2, tzinfo=UTC)
@@ -292,7 +293,7 @@ def _postgres_url() -> str | None:
 def postgres_url() -> str:
     url = _postgres_url()
     if url is None:
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 (database 'test') is unreachable")
+        skip_unless_ci("PostgreSQL on 127.0.0.1:5432 (database 'test') is unreachable")
     return url
 
 

@@ -227,9 +227,7 @@ def test_the_cli_check_prints_the_table_and_leaves_the_checkpoint(
     _champion_with_reference(registry, local_store, spec, settings)
     _record_batch(local_store, spec, "b2", income_shift_profile)
     monkeypatch.setattr("driftloop.versioning.factory.open_store", lambda _: local_store)
-    monkeypatch.setattr(
-        "driftloop.registry.Registry", lambda url: registry
-    )
+    monkeypatch.setattr("driftloop.registry.Registry", lambda url: registry)
 
     assert command.drift_check(settings, against=1) == 0
     out = capsys.readouterr().out

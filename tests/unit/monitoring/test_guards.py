@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from driftloop.monitoring.guards import RetrainGuard
 from driftloop.monitoring.settings import GuardSettings
+from tests.support.services import skip_unless_ci
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LIMITS = GuardSettings(cooldown_minutes=60, max_retrains_per_day=3, breaker_failures=2)
@@ -45,7 +46,7 @@ def _postgres_schema_url() -> Iterator[str]:
                 connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
             engine.dispose()
         return
-    pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
+    skip_unless_ci("PostgreSQL on 127.0.0.1:5432 is unreachable")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

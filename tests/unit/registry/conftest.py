@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from driftloop.registry import Registry, VersionLineage
 from driftloop.registry.database import MIGRATIONS_DIR
+from tests.support.services import skip_unless_ci
 
 PG_ADMIN_URLS = (
     "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
@@ -55,7 +56,7 @@ def postgres_database() -> Iterator[URL]:
     """A database created for this test session and dropped at its end."""
     admin_url = _reachable_admin_url()
     if admin_url is None:
-        pytest.skip("PostgreSQL on 127.0.0.1:5432 is unreachable")
+        skip_unless_ci("PostgreSQL on 127.0.0.1:5432 is unreachable")
     name = f"driftloop_test_{secrets.token_hex(4)}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
