@@ -9,14 +9,16 @@ the service switches models.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from driftloop.config import Settings
@@ -97,7 +99,7 @@ def start_service(settings: Settings) -> subprocess.Popen[bytes]:
 
     log = settings.home_dir / "serving.log"
     command = [
-        str(Path(__import__("sys").executable)),
+        sys.executable,
         "-m",
         "bentoml",
         "serve",
@@ -154,8 +156,7 @@ def sample_records(settings: Settings, day: date, count: int) -> list[dict[str, 
     from driftloop.data.sources import read_file
 
     frame = read_file(settings.landing_dir / f"applications_{day.isoformat()}.csv").head(count)
-    records = json.loads(frame.drop(columns=["default"]).to_json(orient="records"))
-    return records
+    return json.loads(frame.drop(columns=["default"]).to_json(orient="records"))
 
 
 def wait_for_monitor(stack: AirflowStack, run_id: str, say: Callable[[str], None]) -> str:
@@ -253,9 +254,6 @@ def _champion(settings: Settings) -> int | None:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    import os
-    import signal
-
     try:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
