@@ -10,7 +10,7 @@ circuit breaker after failed retrains).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG
@@ -29,7 +29,7 @@ with DAG(
     dag_id="driftloop_drift_monitor",
     description="Score drift of new batch and serving profiles; retrain on drift, guarded",
     schedule=timedelta(minutes=10),
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["driftloop", "monitoring"],

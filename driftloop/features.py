@@ -195,6 +195,7 @@ def canonical_text(value: Any) -> str:
         return str(int(value))
     return str(value)
 
+
 def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
