@@ -13,7 +13,7 @@ import shutil
 import sys
 import time
 
-from driftloop.config import get_settings
+from driftloop.config import Settings, get_settings
 from driftloop.loop import run_loop
 from driftloop.stack import AirflowStack
 
@@ -23,6 +23,12 @@ ROWS_PER_DAY = 3000
 
 def _say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _main_commit(settings: Settings) -> str:
+    from driftloop.versioning.factory import open_store
+
+    return open_store(settings).resolve(settings.main_branch)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,12 +50,16 @@ def main(argv: list[str] | None = None) -> int:
     quarantined = [d for d, s in report.ingested.items() if s != "success"]
     _say("summary:")
     _say(f"  batches published: {', '.join(published)}; quarantined: {', '.join(quarantined)}")
+    _say(f"  main is at commit {_main_commit(settings)}")
     for decision in report.decisions:
         _say(f"  {decision}")
     _say(f"  {report.drift_reason or 'no drift detected'}")
     _say(f"  drift report: {report.drift_report or '-'}")
     _say(f"  service versions seen: {report.served_versions} at {report.endpoint} (stopped)")
-    _say("  `make up` starts the stack and leaves the UI running; `driftloop serve` the endpoint")
+    _say(
+        f"  the Airflow UI was at http://127.0.0.1:{settings.airflow_port}; `make up` starts it "
+        "again with the endpoint and leaves both running"
+    )
     closed = (
         len(quarantined) == 1
         and len(published) == GOOD_DAYS + 2
