@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from driftloop.config import Settings, get_settings
 from driftloop.loop import run_loop
@@ -23,6 +24,16 @@ ROWS_PER_DAY = 3000
 
 def _say(message: str) -> None:
     print(f"[demo {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _export_report(settings: Settings, path: str) -> Path:
+    """Copy a drift report from the store's monitoring branch to a file a browser can open."""
+    from driftloop.versioning.factory import open_store
+
+    target = settings.reports_dir / "drift" / Path(path).name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(open_store(settings).read_object(settings.monitoring.branch, path))
+    return target
 
 
 def _main_commit(settings: Settings) -> str:
@@ -54,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     for decision in report.decisions:
         _say(f"  {decision}")
     _say(f"  {report.drift_reason or 'no drift detected'}")
-    _say(f"  drift report: {report.drift_report or '-'}")
+    if report.drift_report:
+        _say(f"  drift report: {_export_report(settings, report.drift_report)}")
     _say(f"  service versions seen: {report.served_versions} at {report.endpoint} (stopped)")
     _say(
         f"  the Airflow UI was at http://127.0.0.1:{settings.airflow_port}; `make up` starts it "
