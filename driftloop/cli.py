@@ -48,14 +48,23 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.data.synthetic import GeneratorConfig, generate_batches
+    from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate_batches
 
+    corruption = CorruptionConfig(
+        null_fraction=dict(_pairs(args.nulls, float)),
+        out_of_range=dict(_pairs(args.out_of_range, float)),
+        wrong_type=args.wrong_type,
+        duplicate_ids=args.duplicate_ids,
+        drop_column=args.drop_column,
+        extra_column=args.extra_column,
+    )
     config = GeneratorConfig(
         seed=args.seed,
         rows_per_batch=args.rows,
         shift=dict(_pairs(args.shift, float)),
         new_categories={k: v.split("|") for k, v in _pairs(args.new_category, str)},
         label_shift=args.label_shift,
+        corruption=corruption,
     )
     out = Path(args.out) if args.out else settings.landing_dir
     paths = generate_batches(
@@ -203,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject unseen categories into a categorical column",
     )
     gen.add_argument("--label-shift", type=float, default=0.0, help="change of the positive rate")
+    _add_corruption_options(gen)
     gen.set_defaults(func=_generate)
 
     ingest = sub.add_parser("ingest", help="ingest one file through the driftloop_ingest DAG")
@@ -238,6 +248,41 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(sub)
     return parser
+
+
+def _add_corruption_options(gen: argparse.ArgumentParser) -> None:
+    """``driftloop data generate`` options that spoil a batch, to try the data gate."""
+    corrupt = gen.add_argument_group("corruption (for trying the data gate)")
+    corrupt.add_argument(
+        "--nulls",
+        action="append",
+        default=[],
+        metavar="COLUMN=FRACTION",
+        help="blank out a share of a column's values",
+    )
+    corrupt.add_argument(
+        "--out-of-range",
+        action="append",
+        default=[],
+        metavar="COLUMN=VALUE",
+        help="write an impossible value into a share of a column's rows",
+    )
+    corrupt.add_argument(
+        "--wrong-type",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="write text into a share of a numeric column's rows",
+    )
+    corrupt.add_argument(
+        "--duplicate-ids",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="repeat a share of the ids",
+    )
+    corrupt.add_argument("--drop-column", help="leave a column out")
+    corrupt.add_argument("--extra-column", help="add a column the spec does not know")
 
 
 def _add_models_parser(sub: argparse._SubParsersAction) -> None:
