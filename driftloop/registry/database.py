@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session
 
 from driftloop.exceptions import RegistryError, RegistryUnavailable
+from driftloop.sqlite import enable_wal
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "registry_alembic_version"
@@ -154,7 +155,7 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # with it off, _sqlite_begin decides between BEGIN and BEGIN IMMEDIATE.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    enable_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

@@ -29,6 +29,7 @@ from driftloop.exceptions import (
     RepositoryNotFound,
     VersioningError,
 )
+from driftloop.sqlite import enable_wal
 from driftloop.versioning.base import Change, Commit, ObjectInfo, VersionStore
 
 # lakeFS's own rules (pkg/validator/validate.go); Go's \w is ASCII-only, so no "/" in branches.
@@ -132,7 +133,7 @@ class LocalVersionStore(VersionStore):
         except (OSError, sqlite3.Error) as exc:
             raise VersioningError(f"cannot create repository at {self._dir}: {exc}") from exc
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, timeout=_BUSY_TIMEOUT_S)
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
                 conn.execute(statement)
