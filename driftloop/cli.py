@@ -152,6 +152,15 @@ def _has_champion(settings: Settings) -> bool:
         return False
 
 
+def _registry_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.registry import Registry
+
+    registry = Registry(url=settings.registry_database_url)
+    registry.upgrade()
+    print(f"registry schema at revision {registry.schema_revision()} ({registry.url})")
+    return 0
+
+
 def _down(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.stack import stop_recorded_stack
 
@@ -245,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=_up
     )
     sub.add_parser("down", help="stop what `up` started").set_defaults(func=_down)
+
+    registry = sub.add_parser("registry", help="the model registry's database")
+    registry_sub = registry.add_subparsers(dest="registry_command", required=True)
+    registry_sub.add_parser(
+        "upgrade", help="apply the registry's pending migrations (safe from many processes)"
+    ).set_defaults(func=_registry_upgrade)
 
     _add_models_parser(sub)
     return parser

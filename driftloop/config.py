@@ -1,4 +1,10 @@
-"""One settings object: environment (prefix ``DRIFTLOOP_``), then ``driftloop.yaml``, then defaults.
+"""One settings object: environment, secret files, ``driftloop.yaml``, then defaults.
+
+Environment variables carry the prefix ``DRIFTLOOP_`` and ``__`` between nested names.
+
+Secret files: when ``DRIFTLOOP_SECRETS_DIR`` names a folder (``/run/secrets`` in the compose
+deployment), each file in it named like a setting's environment variable, in any case, sets
+that setting: ``driftloop_registry_url``, ``driftloop_lakefs__secret_access_key``.
 
 Every local store lives under ``home`` (``DRIFTLOOP_HOME``, default ``./.driftloop``).
 """
@@ -6,6 +12,7 @@ Every local store lives under ``home`` (``DRIFTLOOP_HOME``, default ``./.driftlo
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -13,11 +20,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
 
+from driftloop.exceptions import ConfigError
 from driftloop.monitoring.settings import MonitoringSettings
 from driftloop.promotion import PromotionPolicy
 
@@ -36,6 +45,23 @@ class LakeFSSettings(BaseModel):
 
 def _config_file() -> Path:
     return Path(os.environ.get("DRIFTLOOP_CONFIG", "driftloop.yaml"))
+
+
+class SecretFilesSource(EnvSettingsSource):
+    """Settings read from files named like their environment variables (nested ``__`` too)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        folder = os.environ.get("DRIFTLOOP_SECRETS_DIR")
+        if not folder:
+            return {}
+        root = Path(folder)
+        if not root.is_dir():
+            raise ConfigError(f"DRIFTLOOP_SECRETS_DIR={folder} is not a folder")
+        return {
+            path.name.lower(): path.read_text(encoding="utf-8").strip()
+            for path in root.iterdir()
+            if path.is_file() and path.name.lower().startswith("driftloop_")
+        }
 
 
 class Settings(BaseSettings):
@@ -93,9 +119,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order: init arguments, environment, ``driftloop.yaml``."""
+        """Order: init arguments, environment, secret files, ``driftloop.yaml``."""
         yaml_source = YamlConfigSettingsSource(settings_cls, yaml_file=_config_file())
-        return (init_settings, env_settings, yaml_source, file_secret_settings)
+        return (init_settings, env_settings, SecretFilesSource(settings_cls), yaml_source)
 
     @cached_property
     def home_dir(self) -> Path:

@@ -47,3 +47,16 @@ def test_init_writes_a_spec_and_a_suite_and_keeps_edits(
     assert "DRIFTLOOP_DATASET=loans" in capsys.readouterr().out
     # a second init does not overwrite what the user may have edited
     assert main(init) == 2
+
+
+def test_registry_upgrade_creates_the_schema_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_REGISTRY_URL", f"sqlite:///{tmp_path / 'registry.db'}")
+
+    assert main(["registry", "upgrade"]) == 0
+    first = capsys.readouterr().out
+    assert main(["registry", "upgrade"]) == 0
+
+    assert "registry schema at revision" in first and "None" not in first
+    assert capsys.readouterr().out == first

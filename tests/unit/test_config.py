@@ -1,0 +1,42 @@
+"""Settings from secret files (the compose deployment's ``/run/secrets``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from driftloop.config import Settings
+from driftloop.exceptions import ConfigError
+
+
+def test_secret_files_set_top_level_and_nested_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "driftloop_registry_url").write_text("postgresql://r@db/registry\n")
+    (tmp_path / "DRIFTLOOP_LAKEFS__SECRET_ACCESS_KEY").write_text("s3cr3t")
+    (tmp_path / "airflow_db_url").write_text("not ours")
+    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(tmp_path))
+
+    settings = Settings()
+
+    assert settings.registry_url == "postgresql://r@db/registry"
+    assert settings.lakefs.secret_access_key is not None
+    assert settings.lakefs.secret_access_key.get_secret_value() == "s3cr3t"
+
+
+def test_environment_wins_over_a_secret_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "driftloop_repository").write_text("from-file")
+    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(tmp_path))
+    monkeypatch.setenv("DRIFTLOOP_REPOSITORY", "from-env")
+
+    assert Settings().repository == "from-env"
+
+
+def test_a_missing_secrets_folder_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(tmp_path / "absent"))
+
+    with pytest.raises(ConfigError, match="absent"):
+        Settings()
