@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -72,3 +78,75 @@ def print_table(title: str, figures: list[Figure], *, baseline: Figure) -> None:
             f"{fig.name:<48} {fig.rows:>10,} {fig.seconds:>9.2f} {fig.rows_per_second:>11,.0f} "
             f"{fig.peak_rss_mib:>9.0f} {ratio:>6.2f}x"
         )
+
+
+def _status_mib(field: str) -> float:
+    status = Path("/proc/self/status").read_text()
+    match = re.search(rf"^{field}:\s+(\d+) kB", status, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"/proc/self/status has no {field} (Linux only)")
+    return int(match.group(1)) / 1024
+
+
+def reset_peak_rss() -> float:
+    """Reset this process's peak RSS (VmHWM) to its current RSS; return that RSS in MiB.
+
+    Linux only: writing "5" to ``/proc/self/clear_refs`` resets the high-water mark, so
+    several steps run one after another in one process each get their own peak.
+    """
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mib("VmRSS")
+
+
+@dataclass
+class Step:
+    """One step measured inside the process that ran it."""
+
+    name: str
+    seconds: float
+    peak_rss_mib: float
+    start_rss_mib: float
+    state: str
+
+
+class StepMeter:
+    """Measures steps in this process and appends each as a JSON line to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._started: dict[str, tuple[float, float]] = {}
+
+    def start(self, name: str) -> None:
+        """Reset the peak RSS and start the clock of step ``name``."""
+        self._started[name] = (time.perf_counter(), reset_peak_rss())
+
+    def finish(self, name: str, state: str) -> None:
+        """Record step ``name``: wall time, peak RSS since its start, RSS at its start.
+
+        A step that was never started (a task that failed before it ran) is not recorded.
+        """
+        if name not in self._started:
+            return
+        began, start_rss = self._started.pop(name)
+        step = Step(name, time.perf_counter() - began, _status_mib("VmHWM"), start_rss, state)
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(asdict(step)) + "\n")
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Measure the body as step ``name`` (recorded as failed if it raises)."""
+        self.start(name)
+        state = "failed"
+        try:
+            yield
+            state = "success"
+        finally:
+            self.finish(name, state)
+
+
+def read_steps(path: Path) -> list[Step]:
+    """The steps a :class:`StepMeter` recorded in ``path``, in order."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [Step(**json.loads(line)) for line in lines if line.strip()]

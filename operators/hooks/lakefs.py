@@ -63,10 +63,12 @@ class LakeFSHook(BaseHook):
 def version_store(settings: Settings, *, lakefs_conn_id: str | None = None) -> VersionStore:
     """The task's version store, chosen by configuration alone.
 
-    With ``versioning_backend: lakefs`` the store comes from the lakeFS connection
-    (``lakefs_default`` unless named); otherwise it is the embedded ``local`` store.
+    With ``versioning_backend: lakefs`` the store comes from a lakeFS connection when one is
+    named, or when the settings hold no lakeFS endpoint (then ``lakefs_default``); otherwise
+    from the settings (``DRIFTLOOP_LAKEFS__*``), as the service and the CLI read them.
+    Without lakeFS it is the embedded ``local`` store.
     """
-    if settings.versioning_backend == "lakefs":
+    if settings.versioning_backend == "lakefs" and (lakefs_conn_id or not settings.lakefs.endpoint):
         conn_id = lakefs_conn_id or LakeFSHook.default_conn_name
         return LakeFSHook(conn_id, repository=settings.repository).store
     from driftloop.versioning.factory import open_store
