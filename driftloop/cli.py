@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--days", type=int, default=7)
     gen.add_argument("--rows", type=int, default=2000, help="rows per day")
     gen.add_argument("--seed", type=int, default=7)
-    gen.add_argument("--out", help="output folder (default: DRIFTLOOP_HOME/landing)")
+    gen.add_argument("--out", help="output folder (default: the landing folder)")
     gen.add_argument("--format", choices=["csv", "parquet"], default="csv")
     gen.add_argument(
         "--shift",

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     )
 
     home: Path = Path(".driftloop")
+    landing: Path | None = Field(
+        default=None,
+        description="Folder where source files land, ${DRIFTLOOP_LANDING_DIR} in a spec's path "
+        "(default: <home>/landing); shared by every worker of a distributed deployment",
+    )
     project_dir: Path = Field(
         default_factory=Path.cwd, description="Folder holding expectations/ and dags/"
     )
@@ -166,8 +171,10 @@ class Settings(BaseSettings):
 
     @property
     def landing_dir(self) -> Path:
-        """Where the demo data generator drops its batches."""
-        return self.home_dir / "landing"
+        """Where source files land: ``landing`` when set, else ``<home>/landing``."""
+        if self.landing is None:
+            return self.home_dir / "landing"
+        return self.landing if self.landing.is_absolute() else self.project_dir / self.landing
 
     @property
     def registry_database_url(self) -> str:

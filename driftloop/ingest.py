@@ -91,8 +91,16 @@ def file_batch_key(path: str, spec: DatasetSpec) -> str:
 
 
 def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
-    """Expand ``${VARS}`` (``DRIFTLOOP_HOME`` included) and anchor relative paths at the project."""
-    variables = {**os.environ, "DRIFTLOOP_HOME": str(settings.home_dir)}
+    """Expand ``${VARS}`` and anchor relative paths at the project.
+
+    ``DRIFTLOOP_HOME`` and ``DRIFTLOOP_LANDING_DIR`` come from the settings, others from the
+    environment.
+    """
+    variables = {
+        **os.environ,
+        "DRIFTLOOP_HOME": str(settings.home_dir),
+        "DRIFTLOOP_LANDING_DIR": str(settings.landing_dir),
+    }
     update: dict[str, str] = {}
     if source.path:
         path = Path(Template(source.path).safe_substitute(variables))
