@@ -1,52 +1,18 @@
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
 
 from driftloop.monitoring.guards import RetrainGuard
 from driftloop.monitoring.settings import GuardSettings
-from tests.support.services import skip_unless_ci
+from tests.support.postgres import admin_url, temporary_schema
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 LIMITS = GuardSettings(cooldown_minutes=60, max_retrains_per_day=3, breaker_failures=2)
-
-
-PG_ADMIN_URLS = (
-    "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
-    "postgresql+psycopg2://root@127.0.0.1:5432/test",
-)
-
-
-def _postgres_schema_url() -> Iterator[str]:
-    """A fresh schema on the local PostgreSQL server, dropped afterwards."""
-    for admin_url in PG_ADMIN_URLS:
-        engine = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        try:
-            with engine.connect() as connection:
-                schema = f"guards_{secrets.token_hex(6)}"
-                connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        except OperationalError:
-            engine.dispose()
-            continue
-        try:
-            yield (
-                engine.url.update_query_dict(
-                    {"options": f"-csearch_path={schema}"}
-                ).render_as_string(hide_password=False)
-            )
-        finally:
-            with engine.connect() as connection:
-                connection.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            engine.dispose()
-        return
-    skip_unless_ci("PostgreSQL on 127.0.0.1:5432 is unreachable")
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -55,7 +21,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'registry.db'}"
     else:
-        yield from _postgres_schema_url()
+        with temporary_schema(admin_url(), "guards") as schema_url:
+            yield schema_url
 
 
 @pytest.fixture

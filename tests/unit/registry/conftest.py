@@ -2,37 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, create_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import URL
 
 from driftloop.registry import Registry, VersionLineage
 from driftloop.registry.database import MIGRATIONS_DIR
-from tests.support.services import skip_unless_ci
-
-PG_ADMIN_URLS = (
-    "postgresql+psycopg2://postgres@127.0.0.1:5432/test",
-    "postgresql+psycopg2://root@127.0.0.1:5432/test",
-)
-
-
-def _reachable_admin_url() -> URL | None:
-    for url in PG_ADMIN_URLS:
-        engine = create_engine(url, connect_args={"connect_timeout": 5})
-        try:
-            with engine.connect():
-                return engine.url
-        except OperationalError:
-            continue
-        finally:
-            engine.dispose()
-    return None
+from tests.support.postgres import temporary_database, temporary_schema
 
 
 @pytest.fixture
@@ -54,31 +34,15 @@ def head_revision(alembic_config: Config) -> str:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[URL]:
     """A database created for this test session and dropped at its end."""
-    admin_url = _reachable_admin_url()
-    if admin_url is None:
-        skip_unless_ci("PostgreSQL on 127.0.0.1:5432 is unreachable")
-    name = f"driftloop_test_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with temporary_database("driftloop_test") as url:
+        yield url
 
 
 @pytest.fixture
-def postgres_url(postgres_database: URL) -> str:
+def postgres_url(postgres_database: URL) -> Iterator[str]:
     """A fresh empty schema in the session's database, set as the connection's search_path."""
-    schema = f"t_{secrets.token_hex(6)}"
-    engine = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    engine.dispose()
-    url = postgres_database.update_query_dict({"options": f"-csearch_path={schema}"})
-    return url.render_as_string(hide_password=False)
+    with temporary_schema(postgres_database, "t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
