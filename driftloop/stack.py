@@ -1,8 +1,13 @@
-"""Real Airflow components on the embedded defaults, started and stopped as one stack.
+"""Real Airflow components, started and stopped as one stack, driven over the REST API.
 
-Scheduler, dag-processor, triggerer and api-server (LocalExecutor on SQLite), driven over
-the REST API. The api-server listens on 127.0.0.1 only and runs Airflow's simple auth
-manager with every user an admin: fine on a laptop, never for a shared host.
+Scheduler, dag-processor, triggerer and api-server; by default on the embedded defaults
+(LocalExecutor on SQLite). Given Celery workers, the stack runs the CeleryExecutor instead:
+each worker is its own ``airflow celery worker`` process with its own environment (its own
+``DRIFTLOOP_HOME``, as on its own machine), and the metadata database and broker come from
+the environment (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, ``AIRFLOW__CELERY__BROKER_URL``,
+``AIRFLOW__CELERY__RESULT_BACKEND``). The api-server listens on 127.0.0.1 only and runs
+Airflow's simple auth manager with every user an admin: fine on a laptop, never for a
+shared host.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,14 +33,38 @@ from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINISHED = {"success", "failed"}
+CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+CELERY_SETTINGS = ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND")
 
 
 class StackError(DriftloopError):
     """The Airflow stack did not start, or a run did not finish in time."""
 
 
-def stack_env(settings: Settings) -> dict[str, str]:
-    """``airflow_env`` plus what the local stack needs (executor, auth, fast DAG parsing)."""
+@dataclass(frozen=True)
+class CeleryWorker:
+    """One Celery worker: its node name and what differs in its environment."""
+
+    name: str
+    env: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 1
+
+    def node(self) -> str:
+        """Celery's node name, ``<name>@<host>``; task instances record it as their host."""
+        return f"{self.name}@{socket.gethostname()}"
+
+
+def node_hostname() -> str:
+    """Airflow's ``hostname_callable`` for workers: ``DRIFTLOOP_NODE_NAME``, else the FQDN.
+
+    Workers sharing one machine (or containers with random host names) then record which
+    worker ran each task.
+    """
+    return os.environ.get("DRIFTLOOP_NODE_NAME") or socket.getfqdn()
+
+
+def stack_env(settings: Settings, *, executor: str = "LocalExecutor") -> dict[str, str]:
+    """``airflow_env`` plus what the stack needs (executor, auth, fast DAG parsing)."""
     env = airflow_env(settings)
     env.update(
         {
@@ -41,7 +72,7 @@ def stack_env(settings: Settings) -> dict[str, str]:
             # unset, each process draws its own and tasks fail "Signature verification".
             "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret(settings, "jwt_secret"),
             "AIRFLOW__API__SECRET_KEY": _local_secret(settings, "api_secret_key"),
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
@@ -59,7 +90,13 @@ class AirflowStack:
     """A running Airflow stack; use as a context manager or call :meth:`stop`."""
 
     settings: Settings
+    workers: tuple[CeleryWorker, ...] = ()
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def executor(self) -> str:
+        """``CeleryExecutor`` when the stack has workers, else ``LocalExecutor``."""
+        return "CeleryExecutor" if self.workers else "LocalExecutor"
 
     @property
     def base_url(self) -> str:
@@ -74,30 +111,47 @@ class AirflowStack:
     def start(self, *, timeout: float = 240) -> AirflowStack:
         """Start every component and wait until the api-server reports them healthy.
 
+        With Celery workers, also wait until every worker answers a ping.
+
         Raises:
-            StackError: a component exited, or the stack was not healthy in time.
+            StackError: a component exited, the Celery settings are missing, or the stack
+                was not healthy in time.
         """
+        env = stack_env(self.settings, executor=self.executor)
+        missing = [name for name in CELERY_SETTINGS if self.workers and not env.get(name)]
+        if missing:
+            raise StackError(f"Celery workers need {', '.join(missing)} in the environment")
         ensure_airflow_db(self.settings)
-        logs = self.settings.airflow_home / "logs"
-        logs.mkdir(parents=True, exist_ok=True)
-        env = stack_env(self.settings)
+        airflow = airflow_command()
         for name in COMPONENTS:
-            command = [airflow_command(), name]
+            command = [airflow, name]
             if name == "api-server":
                 command += ["--host", "127.0.0.1", "--port", str(self.settings.airflow_port)]
-            with (logs / f"{name}.log").open("ab") as log:
-                self.processes[name] = subprocess.Popen(
-                    command,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            self._spawn(name, command, env)
+        for worker in self.workers:
+            command = [airflow, "celery", "worker", "--celery-hostname", worker.node()]
+            command += ["--concurrency", str(worker.concurrency), "--skip-serve-logs"]
+            named = {
+                "DRIFTLOOP_NODE_NAME": worker.node(),
+                "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.node_hostname",
+            }
+            self._spawn(f"worker-{worker.name}", command, env | named | worker.env)
         self.pid_file.write_text(
             json.dumps({n: p.pid for n, p in self.processes.items()}), encoding="utf-8"
         )
+        deadline = time.monotonic() + timeout
         self._wait_healthy(timeout)
+        if self.workers:
+            self._wait_for_workers(env, max(30.0, deadline - time.monotonic()))
         return self
+
+    def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        logs = self.settings.airflow_home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with (logs / f"{name}.log").open("ab") as log:
+            self.processes[name] = subprocess.Popen(
+                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
     def record_pid(self, name: str, pid: int) -> None:
         """Add a process (its group) for ``make down`` to stop with the stack."""
@@ -218,6 +272,22 @@ class AirflowStack:
             f"logs in {self.settings.airflow_home / 'logs'}"
         )
 
+    def _wait_for_workers(self, env: dict[str, str], timeout: float) -> None:
+        nodes = {worker.node() for worker in self.workers}
+        ping = [sys.executable, "-m", "celery", "--app", CELERY_APP, "inspect", "ping", "--json"]
+        ping += ["--timeout", "5", "--destination", ",".join(sorted(nodes))]
+        deadline = time.monotonic() + timeout
+        answered: set[str] = set()
+        while time.monotonic() < deadline:
+            self._check_alive()
+            result = subprocess.run(ping, env=env, capture_output=True, text=True, check=False)
+            answered = _ping_answers(result.stdout)
+            if nodes <= answered:
+                return
+            time.sleep(2)
+        self.stop()
+        raise StackError(f"Celery workers {sorted(nodes - answered)} did not answer in {timeout}s")
+
     def _check_alive(self) -> None:
         for name, process in self.processes.items():
             if process.poll() is not None:
@@ -236,6 +306,18 @@ def stop_recorded_stack(settings: Settings) -> bool:
         _signal_group(pid, signal.SIGTERM)
     pid_file.unlink()
     return True
+
+
+def _ping_answers(output: str) -> set[str]:
+    """Node names that answered ``celery inspect ping --json`` (its last JSON line)."""
+    for line in reversed(output.splitlines()):
+        try:
+            replies = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(replies, dict):
+            return set(replies)
+    return set()
 
 
 def _local_secret(settings: Settings, name: str) -> str:
