@@ -5,7 +5,9 @@ recorded checksum before anything is written. The BentoML model holds ``model.ub
 feature schema, the dataset spec and the lineage summary; the Bento is built offline from
 ``bento/bentofile.yaml`` (pinned requirements, no package locking), and keeps its generated
 Dockerfile for a machine with a container daemon. Tags derive from the version and the
-checksum, so packaging the same version again returns the existing Bento.
+checksum, so packaging the same version again returns the existing Bento. The Bento's
+archive then goes beside the model on the store's models branch, so a Bento built on one
+worker is there for every machine (``bentoml import`` it, then ``bentoml containerize``).
 
 BentoML is imported inside functions only, with ``BENTOML_HOME`` set first.
 """
@@ -14,12 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from driftloop.exceptions import ServingError
+from driftloop.exceptions import NothingToCommit, ServingError
 from driftloop.serving import lineage_summary, serving_env
 from driftloop.spec import load_spec
 from driftloop.training.artifacts import check_schema_compatible, load_model
@@ -114,6 +118,48 @@ def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) 
             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         )
     return tag
+
+
+def package_version(
+    settings: Settings, version: ModelVersion, store: VersionStore
+) -> tuple[str, str]:
+    """Build ``version``'s Bento and commit its archive to the store; return (tag, path).
+
+    Raises:
+        ArtifactCorrupt, SchemaMismatch, ServingError, VersioningError: as
+            :func:`build_bento` and :func:`publish_bento` raise them.
+    """
+    tag = build_bento(settings, version, store)
+    return tag, publish_bento(settings, version, store, tag)
+
+
+def publish_bento(settings: Settings, version: ModelVersion, store: VersionStore, tag: str) -> str:
+    """Commit the Bento's archive beside the model on the models branch; return its path.
+
+    Once per version: an archive already committed there is kept, so a retried task commits
+    nothing new (archives are not byte-for-byte stable between exports).
+
+    Raises:
+        ServingError: BentoML's home is already another one in this process, or the Bento
+            is not in it.
+        VersioningError: the store failed.
+    """
+    path = f"{posixpath.dirname(version.lineage.artifact_uri)}/{tag.replace(':', '-')}.bento"
+    branch = settings.models_branch
+    if store.list_objects(store.resolve(branch), path):
+        return path
+    bentoml = _bentoml(settings)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            archive = bentoml.bentos.export_bento(tag, str(Path(tmp) / "bento.bento"))
+        except bentoml.exceptions.NotFound as exc:
+            raise ServingError(f"Bento {tag} is not in {settings.bentoml_home}") from exc
+        store.write_object(branch, path, Path(archive).read_bytes())
+    try:
+        store.commit(branch, f"Bento {tag}", {"bento": tag, "version": str(version.version)})
+    except NothingToCommit:
+        pass
+    return path
 
 
 def _tag_version(version: ModelVersion) -> str:

@@ -249,7 +249,9 @@ class PromoteModelOperator(BaseOperator):
 
 
 class PackageModelOperator(BaseOperator):
-    """Build the Bento of a promoted version (model from the store, checksum checked).
+    """Build the Bento of a promoted version and commit its archive beside the model.
+
+    The model comes from the store, its checksum checked; any machine can import the archive.
 
     :param registered: output of :class:`RegisterModelOperator` (templated).
     """
@@ -264,15 +266,19 @@ class PackageModelOperator(BaseOperator):
         self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        """Return the Bento tag."""
-        from driftloop.packaging import build_bento
+        """Return the Bento tag and where its archive is in the store."""
+        from driftloop.packaging import package_version
 
         settings, _ = _settings_and_spec()
         version = registry_for(settings).get_version(
             self.registered["model"], self.registered["version"]
         )
-        tag = build_bento(
-            settings, version, version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
-        )
-        self.log.info("Built Bento %s for version %s", tag, version.version)
-        return {"bento": tag, "model": version.model, "version": version.version}
+        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
+        tag, archive = package_version(settings, version, store)
+        self.log.info("Built Bento %s for version %s; archive %s", tag, version.version, archive)
+        return {
+            "bento": tag,
+            "archive": archive,
+            "model": version.model,
+            "version": version.version,
+        }

@@ -6,9 +6,11 @@ One project home holds a real champion (version 1) and a registered challenger (
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import sys
+import tarfile
 import threading
 import time
 from collections.abc import Iterator
@@ -361,13 +363,18 @@ def test_metadata_shows_the_switch_and_the_rollback(server: str, registry: Regis
 def test_build_the_bento_and_serve_it(
     project: Settings, registry: Registry, rows: list[dict]
 ) -> None:
-    from driftloop.packaging import build_bento, model_tag
+    from driftloop.packaging import model_tag, package_version
     from driftloop.versioning.factory import open_store
 
     version = registry.get_version("credit_risk", 1)
-    tag = build_bento(project, version, open_store(project))
+    store = open_store(project)
+    tag, archive = package_version(project, version, store)
+    models_head = store.resolve(project.models_branch)
 
-    assert build_bento(project, version, open_store(project)) == tag
+    assert package_version(project, version, store) == (tag, archive)
+    assert store.resolve(project.models_branch) == models_head
+    with tarfile.open(fileobj=io.BytesIO(store.read_object(models_head, archive))) as bento:
+        assert "./bento.yaml" in bento.getnames()
     name, _, bento_version = tag.partition(":")
     folder = project.bentoml_home / "bentos" / name / bento_version
     assert (folder / "env" / "docker" / "Dockerfile").exists()

@@ -138,4 +138,7 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
     for home in homes.values():
         assert not (home / "versioning").exists(), f"{home} holds a local store"
         assert not (home / "registry.db").exists(), f"{home} holds a local registry"
-    assert open_store(settings).list_objects("main", "data/"), "no batch reached lakeFS"
+    store = open_store(settings)
+    assert store.list_objects("main", "data/"), "no batch reached lakeFS"
+    bentos = [o.path for o in store.list_objects("models") if o.path.endswith(".bento")]
+    assert bentos, "the Bento built on a worker did not reach the store"
