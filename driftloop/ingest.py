@@ -248,6 +248,11 @@ def _delete_if_present(store: VersionStore, branch: str, path: str) -> None:
 
 
 def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFailed) -> None:
+    """Commit the reasons, GX's result and its Data Docs page on the batch's branch.
+
+    The result and the page are copied into the store, so they outlive the worker that
+    validated the batch; ``result_path`` and ``docs_path`` name that worker's copies.
+    """
     note = {
         "batch": batch.key,
         "source": batch.source,
@@ -257,10 +262,15 @@ def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFaile
         "failures": failed.failures,
         "result_path": failed.result_path,
         "docs_path": failed.docs_path,
+        "result_object": f"{QUARANTINE_PREFIX}{batch.key}.gx.json",
+        "docs_object": f"{QUARANTINE_PREFIX}{batch.key}.html",
     }
     body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
     if _same_verdict(store, batch, json.loads(body)):
         return
+    for local, stored in (("result_path", "result_object"), ("docs_path", "docs_object")):
+        if note[local] and Path(str(note[local])).is_file():
+            store.write_object(batch.branch, note[stored], Path(str(note[local])).read_bytes())
     store.write_object(batch.branch, quarantine_path(batch.key), body)
     try:
         store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})

@@ -92,6 +92,10 @@ def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store
     assert "income" in note["message"] and "purpose" in note["message"]
     assert "crypto" in note["message"]
     assert Path(note["docs_path"]).exists()
+    # GX's result and page are in the store too, not only on the worker that validated
+    branch = "ingest-2026-01-03T0000Z"
+    assert json.loads(store.read_object(branch, note["result_object"]))["success"] is False
+    assert b"income" in store.read_object(branch, note["docs_object"])
     # the staged data is kept on the quarantine branch for inspection
     assert store.list_objects("ingest-2026-01-03T0000Z", "data/credit_risk/2026-01-03")
 
