@@ -105,6 +105,7 @@ class DriftloopService:
                 spec=SPEC,
                 interval=settings.serving_profile_seconds,
                 max_rows=settings.serving_profile_max_rows,
+                branch=settings.monitoring.branch,
                 source_ref=settings.main_branch,
             )
             self.profiles.start()

@@ -1,0 +1,883 @@
+"""Static checks of the deployment in docker/: no Docker engine needed.
+
+The compose file is validated against the Compose Specification's JSON schema (vendored in
+tests/support/compose_spec/) and cross-checked against what it runs: driftloop's Settings,
+Airflow's configuration options, the lock, the Dockerfile. docker/secrets/make-secrets.sh and
+docker/read-secret.sh run for real in temporary folders.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import json
+import os
+import re
+import shlex
+import subprocess
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, get_args
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+COMPOSE_FILE = DOCKER / "compose.yaml"
+DOCKERFILE = DOCKER / "airflow.Dockerfile"
+DOCKERIGNORE = DOCKER / "airflow.Dockerfile.dockerignore"
+ENV_EXAMPLE = DOCKER / ".env.example"
+MAKE_SECRETS = DOCKER / "secrets" / "make-secrets.sh"
+READ_SECRET = DOCKER / "read-secret.sh"
+INIT_SQL = DOCKER / "postgres" / "create-databases.sql"
+SCHEMA = REPO / "tests" / "support" / "compose_spec" / "compose-spec.json"
+
+AIRFLOW_HOME = "/opt/airflow"
+SECRETS_DIR = "/run/secrets"
+
+# How each long-running service is probed: every string must be in its health check.
+PROBES = {
+    "postgres": ("pg_isready", "-h 127.0.0.1"),
+    "redis": ("redis-cli", "ping", "PONG"),
+    "seaweedfs": ("http://127.0.0.1:8333/healthz",),
+    "lakefs": ("http://127.0.0.1:8000/api/v1/healthcheck",),
+    "airflow-apiserver": ("http://127.0.0.1:8080/api/v2/monitor/health",),
+    "airflow-scheduler": ("airflow jobs check", "--job-type SchedulerJob", "--local"),
+    "airflow-dag-processor": ("airflow jobs check", "--job-type DagProcessorJob", "--local"),
+    "airflow-triggerer": ("airflow jobs check", "--job-type TriggererJob", "--local"),
+    "airflow-worker": (
+        "celery --app airflow.providers.celery.executors.celery_executor.app inspect ping",
+        "celery@${HOSTNAME}",
+    ),
+    "airflow-flower": ("http://127.0.0.1:5555/healthcheck",),
+    "bento": ("http://127.0.0.1:3000/readyz",),
+}
+AIRFLOW_COMMANDS = {
+    ("api-server",): "airflow-apiserver",
+    ("scheduler",): "airflow-scheduler",
+    ("dag-processor",): "airflow-dag-processor",
+    ("triggerer",): "airflow-triggerer",
+    ("celery", "worker"): "airflow-worker",
+    ("celery", "flower"): "airflow-flower",
+}
+# Options whose value is a secret: each component reads them through a *_CMD variant.
+AIRFLOW_SECRET_OPTIONS = (
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+    "AIRFLOW__CELERY__BROKER_URL",
+    "AIRFLOW__CELERY__RESULT_BACKEND",
+    "AIRFLOW__CORE__FERNET_KEY",
+    "AIRFLOW__API_AUTH__JWT_SECRET",
+    "AIRFLOW__API__SECRET_KEY",
+)
+AIRFLOW_FIXED = {
+    "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+}
+# Read by driftloop/config.py from the process environment, outside the Settings fields.
+DRIFTLOOP_PROCESS_VARIABLES = ("DRIFTLOOP_SECRETS_DIR", "DRIFTLOOP_CONFIG")
+PUBLISHERS = {"airflow-apiserver", "lakefs", "bento", "airflow-flower"}
+SECRET_NAME = re.compile(
+    r"PASSWORD|SECRET|TOKEN|FERNET|_KEY\b|_KEY_|_CONN\b|BROKER_URL|RESULT_BACKEND|"
+    r"CONNECTION_STRING|CREDENTIAL|REGISTRY_URL|BASIC_AUTH"
+)
+CREDENTIALS_IN_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+VARIABLE = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
+    r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the files
+
+
+def _interpolate(text: str) -> str:
+    """Resolve compose variables to their defaults (every variable must have one)."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        if match["bare"] or match["op"] not in (":-", "-"):
+            raise AssertionError(f"compose variable without a default: {match.group(0)}")
+        return match["arg"]
+
+    return VARIABLE.sub(replace, text)
+
+
+def _resolved(value: Any) -> Any:
+    if isinstance(value, str):
+        return _interpolate(value)
+    if isinstance(value, list):
+        return [_resolved(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _resolved(item) for key, item in value.items()}
+    return value
+
+
+def _variables(text: str) -> dict[str, str]:
+    """Compose variables used in ``text`` and their defaults."""
+    return {m["name"]: m["arg"] for m in VARIABLE.finditer(text) if m["name"]}
+
+
+@pytest.fixture(scope="module")
+def raw_compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def services(raw_compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return _resolved(raw_compose["services"])
+
+
+def _env(service: dict[str, Any]) -> dict[str, str]:
+    environment = service.get("environment") or {}
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return {key: str(value) for key, value in environment.items()}
+
+
+def _mounted_secrets(service: dict[str, Any]) -> dict[str, str]:
+    """Path in the container -> name of the top-level secret."""
+    mounted = {}
+    for entry in service.get("secrets", []):
+        source = entry if isinstance(entry, str) else entry["source"]
+        target = source if isinstance(entry, str) else entry.get("target", source)
+        mounted[str(PurePosixPath(SECRETS_DIR) / target)] = source
+    return mounted
+
+
+def _words(value: str | list[str] | None) -> list[str]:
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(word) for word in value]
+
+
+def _probe(service: dict[str, Any]) -> str:
+    test = service.get("healthcheck", {}).get("test", [])
+    return " ".join(test[1:]) if isinstance(test, list) else test
+
+
+def _text(service: dict[str, Any]) -> str:
+    """Everything in a service that a process runs or reads as configuration."""
+    parts = [
+        *_words(service.get("entrypoint")),
+        *_words(service.get("command")),
+        _probe(service),
+        *_env(service).values(),
+    ]
+    return "\n".join(parts)
+
+
+def _one_shot(service: dict[str, Any]) -> bool:
+    return service.get("restart") == "no"
+
+
+def _driftloop_image(raw_compose: dict[str, Any]) -> str:
+    return _interpolate(raw_compose["x-driftloop-image"]["image"])
+
+
+def _airflow_services(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Services that run the driftloop image through Airflow's entrypoint."""
+    image = _driftloop_image(raw_compose)
+    return {
+        name: service
+        for name, service in services.items()
+        if service.get("image") == image and "entrypoint" not in service
+    }
+
+
+def _published(service: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host address, host port, container port) of each published port."""
+    published = []
+    for port in service.get("ports", []):
+        host_ip, host_port, target = str(port).rsplit(":", 2)
+        published.append((host_ip, int(host_port), int(target)))
+    return published
+
+
+def _named_mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Container path -> named volume."""
+    mounts = {}
+    for volume in service.get("volumes", []):
+        source, target, *_ = str(volume).split(":")
+        if not source.startswith((".", "/")):
+            mounts[target] = source
+    return mounts
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    instructions = []
+    for line in joined.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, arguments = stripped.partition(" ")
+            instructions.append((keyword.upper(), " ".join(arguments.split())))
+    return instructions
+
+
+def _dockerfile_env() -> dict[str, str]:
+    env = {}
+    for keyword, arguments in _instructions():
+        if keyword == "ENV":
+            env.update(word.split("=", 1) for word in shlex.split(arguments))
+    return env
+
+
+def _copies() -> list[tuple[list[str], str]]:
+    """(sources, destination) of each COPY from the build context."""
+    copies = []
+    for keyword, arguments in _instructions():
+        if keyword == "COPY" and "--from=" not in arguments:
+            words = [word for word in arguments.split() if not word.startswith("--")]
+            copies.append((words[:-1], words[-1]))
+    return copies
+
+
+def _settings_variables() -> tuple[set[str], set[str]]:
+    """Environment names of driftloop's settings, and prefixes that take any suffix (dicts)."""
+    from pydantic import BaseModel
+
+    from driftloop.config import Settings
+
+    names: set[str] = set()
+    open_prefixes: set[str] = set()
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for field_name, field in model.model_fields.items():
+            name = f"{prefix}{field_name}".upper()
+            names.add(name)
+            for candidate in _types(field.annotation):
+                if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                    walk(candidate, f"{name}__")
+                elif candidate is dict:
+                    open_prefixes.add(f"{name}__")
+
+    walk(Settings, "DRIFTLOOP_")
+    return names, open_prefixes
+
+
+def _types(annotation: Any) -> Iterator[Any]:
+    yield getattr(annotation, "__origin__", annotation)
+    for argument in get_args(annotation):
+        yield from _types(argument)
+
+
+def _run_make_secrets(folder: Path) -> None:
+    subprocess.run(["sh", str(MAKE_SECRETS), str(folder)], check=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("generated") / "secrets"
+    _run_make_secrets(folder)
+    return folder
+
+
+def _init_sql() -> tuple[dict[str, str], dict[str, str]]:
+    """From create-databases.sql: role -> file of its password, database -> owning role."""
+    sql = INIT_SQL.read_text(encoding="utf-8")
+    variable_files = dict(re.findall(rf"\\set (\w+) `cat {SECRETS_DIR}/(\w+)`", sql))
+    role_variables = dict(re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD :'(\w+)'", sql))
+    owners = dict(re.findall(r"CREATE DATABASE (\w+) OWNER (\w+);", sql))
+    return {role: variable_files[var] for role, var in role_variables.items()}, owners
+
+
+# ---------------------------------------------------------------------------------------------
+# The compose file as a whole
+
+
+def test_compose_file_follows_the_compose_specification(raw_compose: dict[str, Any]) -> None:
+    validator = jsonschema.Draft202012Validator(json.loads(SCHEMA.read_text(encoding="utf-8")))
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(raw_compose)
+    ]
+    assert errors == []
+
+
+def test_images_are_pinned_to_exact_versions(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    references = {f"service {name}": service["image"] for name, service in services.items()}
+    for keyword, arguments in _instructions():
+        if keyword == "FROM":
+            references[f"Dockerfile FROM {arguments}"] = arguments.split()[0]
+        if keyword == "COPY" and "--from=" in arguments:
+            stage = re.search(r"--from=(\S+)", arguments)[1]
+            if ":" in stage:
+                references[f"Dockerfile COPY --from {stage}"] = stage
+    for where, reference in references.items():
+        name, _, tag = reference.rpartition(":")
+        assert name and "/" not in tag, f"{where}: {reference} has no tag"
+        assert re.match(r"v?\d+\.\d+", tag), f"{where}: {reference} is not an exact version"
+        assert not re.search(r"latest|stable|edge|nightly", tag), f"{where}: {reference} floats"
+    version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert _driftloop_image(raw_compose).endswith(f":{version['version']}")
+
+
+def test_dockerfile_builds_on_the_airflow_python_and_uv_of_the_project() -> None:
+    base = [args for keyword, args in _instructions() if keyword == "FROM"][-1].split()[0]
+    match = re.fullmatch(r"apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>3\.\d+)", base)
+    assert match, f"the image is not built on the official Airflow image: {base}"
+    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
+    assert f"\napache-airflow=={match['airflow']}\n" in lock
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert f">={match['python']}" in pyproject["project"]["requires-python"]
+    uv = re.search(r"\buv==([\w.]+)", DOCKERFILE.read_text(encoding="utf-8"))[1]
+    makefile = (REPO / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)[1] == uv
+
+
+def test_dockerfile_installs_the_lock_then_the_project_without_dependencies() -> None:
+    steps = [f"{keyword} {args}" for keyword, args in _instructions()]
+    copy_lock = next(i for i, s in enumerate(steps) if re.match(r"COPY .*requirements\.lock", s))
+    sync = next(i for i, s in enumerate(steps) if "uv pip sync" in s)
+    install = next(i for i, s in enumerate(steps) if "uv pip install" in s)
+    assert copy_lock < sync < install
+    assert "requirements.lock" in steps[sync]
+    assert "--compile-bytecode" in steps[sync]
+    assert "--no-deps" in steps[install]
+    assert "/opt/driftloop" in steps[install]
+    assert any("compileall" in step for step in steps[install:])
+
+
+def test_dockerfile_ships_the_project_folders() -> None:
+    copied = {PurePosixPath(src).name for sources, _ in _copies() for src in sources}
+    needed = {"dags", "plugins", "expectations", "bento", "driftloop", "operators"}
+    assert needed <= copied
+    assert {"requirements.lock", "pyproject.toml"} <= copied
+    env = _dockerfile_env()
+    workdir = [args for keyword, args in _instructions() if keyword == "WORKDIR"][-1]
+    assert env["DRIFTLOOP_PROJECT_DIR"] == workdir
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == f"{workdir}/dags"
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == f"{workdir}/plugins"
+    compiled = next(args for keyword, args in _instructions() if "compileall" in args)
+    for folder in ("driftloop", "operators", "dags", "plugins", "bento"):
+        assert folder in compiled.split()
+
+
+def test_dockerfile_turns_telemetry_off_and_runs_as_airflow() -> None:
+    import driftloop
+
+    env = {key: value.lower() for key, value in _dockerfile_env().items()}
+    assert env["GX_ANALYTICS_ENABLED"] == "false"
+    assert env["BENTOML_DO_NOT_TRACK"] == "true"
+    assert env["WHYLOGS_NO_ANALYTICS"] == "1"
+    for name, value in driftloop._TELEMETRY_OFF.items():
+        assert env.get(name) == value.lower(), f"{name} is not set as driftloop sets it"
+    users = [args for keyword, args in _instructions() if keyword == "USER"]
+    assert users[-1] == "airflow"
+
+
+def test_build_context_holds_only_what_the_image_copies() -> None:
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def regex(pattern: str) -> re.Pattern[str]:
+        parts = re.split(r"(\*\*/|\*\*|\*|\?)", pattern.strip("/"))
+        wildcards = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
+        return re.compile("".join(wildcards.get(part, re.escape(part)) for part in parts))
+
+    def excluded(path: str) -> bool:
+        prefixes = ["/".join(path.split("/")[:n]) for n in range(1, path.count("/") + 2)]
+        state = False
+        for pattern in patterns:
+            negated = pattern.startswith("!")
+            if any(regex(pattern.lstrip("!")).fullmatch(prefix) for prefix in prefixes):
+                state = not negated
+        return state
+
+    for path in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        ".driftloop/registry.db",
+        "docker/secrets/postgres_password",
+        "docker/secrets/lakefs.yaml",
+        "docker/.env",
+        "tests/unit/test_docker.py",
+        "driftloop/__pycache__/config.cpython-311.pyc",
+    ):
+        assert excluded(path), f"{path} would be sent to the image build"
+    for sources, _ in _copies():
+        for source in sources:
+            local = REPO / source
+            files = [local] if local.is_file() else sorted(local.rglob("*.*"))
+            file = next(f for f in files if "__pycache__" not in f.parts)
+            assert not excluded(file.relative_to(REPO).as_posix()), f"{source} is ignored"
+
+
+# ---------------------------------------------------------------------------------------------
+# Services
+
+
+def test_every_long_running_service_has_a_fitting_healthcheck(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    long_running = {name for name, service in services.items() if not _one_shot(service)}
+    assert long_running == set(PROBES)
+    for name, expected in PROBES.items():
+        probe = _probe(services[name])
+        assert not services[name]["healthcheck"].get("disable", False)
+        for part in expected:
+            assert part in probe, f"{name}'s health check does not run {part!r}: {probe}"
+
+
+def test_probes_and_clients_use_the_ports_the_services_listen_on(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    def port(url: str) -> int:
+        return urlsplit(url).port
+
+    def probe_port(name: str) -> int:
+        return port(re.search(r"http://\S+", _probe(services[name]))[0])
+
+    airflow_env = _env(services["airflow-worker"])
+    seaweed_flags = dict(
+        w.split("=", 1) for w in _words(services["seaweedfs"]["command"]) if "=" in w
+    )
+    bento_command = _words(services["bento"]["command"])
+    apiserver = probe_port("airflow-apiserver")
+    assert apiserver == _published(services["airflow-apiserver"])[0][2]
+    assert apiserver == port(airflow_env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    lakefs = probe_port("lakefs")
+    assert lakefs == _published(services["lakefs"])[0][2]
+    assert lakefs == port(airflow_env["DRIFTLOOP_LAKEFS__ENDPOINT"])
+    assert lakefs == port(_env(services["bento"])["DRIFTLOOP_LAKEFS__ENDPOINT"])
+    seaweedfs = probe_port("seaweedfs")
+    assert seaweedfs == int(seaweed_flags["-s3.port"])
+    assert seaweedfs == port(_env(services["lakefs"])["LAKEFS_BLOCKSTORE_S3_ENDPOINT"])
+    bento = probe_port("bento")
+    assert bento == int(bento_command[bento_command.index("--port") + 1])
+    assert bento == _published(services["bento"])[0][2]
+
+
+def test_airflow_components_run_their_commands(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    from driftloop.cli import build_parser
+
+    airflow = _airflow_services(raw_compose, services)
+    commands = {tuple(_words(service.get("command"))): name for name, service in airflow.items()}
+    for command, name in AIRFLOW_COMMANDS.items():
+        assert commands.get(command) == name, f"no service runs `airflow {' '.join(command)}`"
+    init = " ".join(_words(services["airflow-init"]["command"]))
+    assert "airflow db migrate && driftloop registry upgrade" in init
+    assert callable(build_parser().parse_args(["registry", "upgrade"]).func)
+
+
+def test_airflow_components_share_one_configuration(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    airflow = _airflow_services(raw_compose, services)
+    assert set(airflow) == set(AIRFLOW_COMMANDS.values()) | {"airflow-init"}
+
+    def configuration(service: dict[str, Any]) -> dict[str, str]:
+        return {
+            key: value
+            for key, value in _env(service).items()
+            if key.startswith(("AIRFLOW__", "DRIFTLOOP_"))
+            and not key.startswith("AIRFLOW__CELERY__FLOWER_")
+        }
+
+    reference = configuration(services["airflow-scheduler"])
+    for name, service in airflow.items():
+        assert configuration(service) == reference, f"{name} is configured unlike the scheduler"
+    for key, value in AIRFLOW_FIXED.items():
+        assert reference[key] == value
+    for option in AIRFLOW_SECRET_OPTIONS:
+        assert option not in reference, f"{option} is given as a value"
+        assert reference[f"{option}_CMD"].startswith("read-secret ")
+    url = urlsplit(reference["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    assert url.hostname == AIRFLOW_COMMANDS[("api-server",)]
+    assert url.path == "/execution/"
+    assert _env(services["airflow-worker"])["DUMB_INIT_SETSID"] == "0"
+
+
+def test_airflow_options_exist_and_honour_their_cmd_variants(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    import importlib
+
+    from airflow.configuration import conf
+
+    options = conf.configuration_description
+    sensitive = conf.sensitive_config_values
+    for name, service in _airflow_services(raw_compose, services).items():
+        for key in _env(service):
+            if not key.startswith("AIRFLOW__"):
+                continue
+            section, option = key.removeprefix("AIRFLOW__").lower().split("__", 1)
+            base = option.removesuffix("_cmd")
+            assert base in options.get(section, {}).get("options", {}), f"{name}: {key}"
+            if option.endswith("_cmd"):
+                assert (section, base) in sensitive, f"{name}: Airflow ignores {key}"
+    auth_manager = _env(services["airflow-scheduler"])["AIRFLOW__CORE__AUTH_MANAGER"]
+    module, _, cls = auth_manager.rpartition(".")
+    assert hasattr(importlib.import_module(module), cls), f"the lock does not install {cls}"
+
+
+def test_driftloop_settings_reach_workers_and_the_service(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    lakefs_port = _published(services["lakefs"])[0][2]
+    needed = {
+        "driftloop_registry_url",
+        "driftloop_lakefs__access_key_id",
+        "driftloop_lakefs__secret_access_key",
+    }
+    for name in ("airflow-worker", "airflow-triggerer", "airflow-init", "bento"):
+        env = _env(services[name])
+        mounted = set(_mounted_secrets(services[name]).values())
+        assert env["DRIFTLOOP_VERSIONING_BACKEND"] == "lakefs", name
+        assert env["DRIFTLOOP_SECRETS_DIR"] == SECRETS_DIR, name
+        assert env["DRIFTLOOP_LAKEFS__ENDPOINT"] == f"http://lakefs:{lakefs_port}", name
+        assert needed <= mounted, f"{name} misses {needed - mounted}"
+    bento_secrets = set(_mounted_secrets(services["bento"]).values())
+    assert "driftloop_serving_token" in bento_secrets
+    assert not [s for s in bento_secrets if s.startswith("airflow_")], "bento gets Airflow's"
+
+
+def test_driftloop_variable_names_are_settings(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    names, open_prefixes = _settings_variables()
+    config_source = (REPO / "driftloop" / "config.py").read_text(encoding="utf-8")
+    for variable in DRIFTLOOP_PROCESS_VARIABLES:
+        assert f'os.environ.get("{variable}"' in config_source, f"driftloop ignores {variable}"
+    used = {key for service in services.values() for key in _env(service)}
+    used |= set(_dockerfile_env())
+    used |= set(_variables(ENV_EXAMPLE.read_text(encoding="utf-8")))
+    used |= set(re.findall(r"^(\w+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE))
+    used |= {
+        path.rsplit("/", 1)[-1].upper() for s in services.values() for path in _mounted_secrets(s)
+    }
+    for variable in sorted(v for v in used if v.startswith("DRIFTLOOP_")):
+        known = variable in names or variable in DRIFTLOOP_PROCESS_VARIABLES
+        known = known or any(variable.startswith(prefix) for prefix in open_prefixes)
+        assert known, f"{variable} is no driftloop setting"
+
+
+# ---------------------------------------------------------------------------------------------
+# Secrets
+
+
+def test_every_secret_is_declared_from_a_file_and_used(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    declared = raw_compose["secrets"]
+    used = set()
+    for name, service in services.items():
+        mounted = _mounted_secrets(service)
+        for source in mounted.values():
+            assert source in declared, f"{name} mounts the undeclared secret {source}"
+        used |= set(mounted.values())
+        for path in re.findall(rf"{SECRETS_DIR}/[\w.-]+", _text(service)):
+            assert path in mounted, f"{name} reads {path} without mounting it"
+        for secret in re.findall(r"read-secret (\w+)", _text(service)):
+            assert f"{SECRETS_DIR}/{secret}" in mounted, f"{name} reads {secret} unmounted"
+    assert used == set(declared), f"declared but unused: {set(declared) - used}"
+    for name, secret in declared.items():
+        assert set(secret) == {"file"}, f"secret {name} is not file-based"
+        assert secret["file"].startswith("./secrets/"), name
+
+
+def test_no_secret_values_in_compose_dockerfile_or_env_example(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    for name, service in services.items():
+        for key, value in _env(service).items():
+            if SECRET_NAME.search(key):
+                # A *_CMD that reads a mounted secret, or the path of a file.
+                reference = key.endswith("_CMD") and value.startswith("read-secret ")
+                reference |= value.startswith("/")
+                assert reference, f"{name}: {key} holds a value instead of naming a secret"
+    for path in (COMPOSE_FILE, DOCKERFILE, ENV_EXAMPLE):
+        text = path.read_text(encoding="utf-8")
+        assert not CREDENTIALS_IN_URL.search(text), f"{path.name} has a URL with credentials"
+    for keyword, arguments in _instructions():
+        if keyword in ("ENV", "ARG"):
+            for word in shlex.split(arguments):
+                assert not SECRET_NAME.search(word.split("=")[0]), f"Dockerfile {keyword} {word}"
+    for variable in re.findall(r"^(\w+)=", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M):
+        assert not SECRET_NAME.search(variable), f".env.example holds {variable}"
+
+
+def test_make_secrets_writes_every_declared_secret(
+    raw_compose: dict[str, Any], generated: Path
+) -> None:
+    assert generated.stat().st_mode & 0o777 == 0o700
+    for name, secret in raw_compose["secrets"].items():
+        file = generated / PurePosixPath(secret["file"]).name
+        assert file.is_file() and file.stat().st_size, f"{name}: {file.name} was not written"
+        assert file.stat().st_mode & 0o777 == 0o644
+        if "." not in file.name:
+            assert not file.read_bytes().endswith(b"\n"), f"{file.name} ends with a newline"
+    documented = (DOCKER / "secrets" / "README.md").read_text(encoding="utf-8")
+    for file in generated.iterdir():
+        assert f"`{file.name}`" in documented, f"docker/secrets/README.md misses {file.name}"
+
+
+def test_generated_secrets_agree_with_each_other_and_the_databases(
+    services: dict[str, dict[str, Any]], generated: Path
+) -> None:
+    from cryptography.fernet import Fernet
+
+    def read(name: str) -> str:
+        return (generated / name).read_text(encoding="utf-8")
+
+    role_files, owners = _init_sql()
+    assert set(role_files.values()) <= set(_mounted_secrets(services["postgres"]).values())
+    lakefs = yaml.safe_load(read("lakefs.yaml"))
+    postgres_urls = {
+        "airflow_db_url": ("postgresql+psycopg2", read("airflow_db_url")),
+        "airflow_celery_result_backend": ("db+postgresql", read("airflow_celery_result_backend")),
+        "driftloop_registry_url": ("postgresql+psycopg2", read("driftloop_registry_url")),
+        "lakefs.yaml": ("postgres", lakefs["database"]["postgres"]["connection_string"]),
+    }
+    for name, (scheme, text) in postgres_urls.items():
+        url = urlsplit(text)
+        database = url.path.lstrip("/")
+        assert url.scheme == scheme, name
+        assert (url.hostname, url.port) == ("postgres", 5432), name
+        assert owners[database] == url.username, f"{name}: {url.username} does not own {database}"
+        assert url.password == read(role_files[url.username]), f"{name}: wrong password"
+    broker = urlsplit(read("airflow_celery_broker_url"))
+    assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
+    assert broker.password == read("redis_password")
+    assert f"\nrequirepass {read('redis_password')}\n" in read("redis.conf")
+    identity = json.loads(read("seaweedfs_s3.json"))["identities"][0]["credentials"][0]
+    blockstore = lakefs["blockstore"]["s3"]["credentials"]
+    assert (blockstore["access_key_id"], blockstore["secret_access_key"]) == (
+        identity["accessKey"],
+        identity["secretKey"],
+    )
+    assert lakefs["auth"]["encrypt"]["secret_key"] == read("lakefs_encrypt_secret_key")
+    Fernet(read("airflow_fernet_key"))
+    assert len(base64.urlsafe_b64decode(read("airflow_fernet_key"))) == 32
+    user, _, password = read("airflow_flower_basic_auth").partition(":")
+    assert user and password == read("airflow_flower_password")
+
+
+def test_generated_secrets_configure_driftloop(
+    services: dict[str, dict[str, Any]], generated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftloop.config import Settings
+
+    for key in [k for k in os.environ if k.startswith("DRIFTLOOP_")]:
+        monkeypatch.delenv(key)
+    for key, value in _env(services["bento"]).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(generated))
+    settings = Settings()
+    assert settings.versioning_backend == "lakefs"
+    assert settings.registry_url == (generated / "driftloop_registry_url").read_text()
+    assert (
+        settings.lakefs.access_key_id == (generated / "driftloop_lakefs__access_key_id").read_text()
+    )
+    secret = (generated / "driftloop_lakefs__secret_access_key").read_text()
+    assert settings.lakefs.secret_access_key.get_secret_value() == secret
+    token = (generated / "driftloop_serving_token").read_text()
+    assert settings.serving_token.get_secret_value() == token
+    bucket = _variables(COMPOSE_FILE.read_text(encoding="utf-8"))["S3_BUCKET"]
+    assert settings.lakefs.storage_namespace == f"s3://{bucket}/{settings.repository}"
+
+
+def test_make_secrets_keeps_what_exists_and_draws_fresh_values(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    _run_make_secrets(first)
+    before = {file.name: file.read_bytes() for file in first.iterdir()}
+    _run_make_secrets(first)
+    assert {file.name: file.read_bytes() for file in first.iterdir()} == before
+    (first / "airflow_db_url").write_text("stale")
+    _run_make_secrets(first)
+    assert (first / "airflow_db_url").read_bytes() == before["airflow_db_url"]
+    _run_make_secrets(second)
+    for name in ("postgres_password", "airflow_fernet_key", "driftloop_serving_token"):
+        assert (second / name).read_bytes() != before[name], f"{name} is not random"
+
+
+def test_read_secret_drops_trailing_newlines(tmp_path: Path) -> None:
+    (tmp_path / "db_url").write_text("postgresql://u:p@h/db\n\n")
+    env = {**os.environ, "DRIFTLOOP_SECRETS_DIR": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            ["sh", str(READ_SECRET), *args], check=False, env=env, capture_output=True
+        )
+
+    assert run("db_url").stdout == b"postgresql://u:p@h/db"
+    assert run("missing").returncode != 0
+    assert run("../db_url").returncode != 0
+    assert run().returncode != 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Ordering, state, exposure
+
+
+def test_depends_on_waits_for_what_can_be_checked(services: dict[str, dict[str, Any]]) -> None:
+    completed_by = set()
+    for name, service in services.items():
+        for target, condition in service.get("depends_on", {}).items():
+            assert target in services, f"{name} depends on the unknown {target}"
+            if condition["condition"] == "service_healthy":
+                assert "healthcheck" in services[target], f"{name} waits on {target}: no check"
+            elif condition["condition"] == "service_completed_successfully":
+                assert _one_shot(services[target]), f"{name} waits for {target} to exit"
+                completed_by.add(target)
+            else:
+                raise AssertionError(f"{name} starts after {target} without waiting for it")
+    assert completed_by == {name for name, service in services.items() if _one_shot(service)}
+
+    def ancestors(name: str, seen: tuple[str, ...] = ()) -> set[str]:
+        assert name not in seen, f"dependency cycle: {' -> '.join((*seen, name))}"
+        found = set(services[name].get("depends_on", {}))
+        for target in list(found):
+            found |= ancestors(target, (*seen, name))
+        return found
+
+    for name in AIRFLOW_COMMANDS.values():
+        assert {"postgres", "redis", "airflow-init"} <= ancestors(name), name
+    for name in ("airflow-worker", "airflow-triggerer", "bento"):
+        assert {"lakefs", "airflow-init"} <= ancestors(name), name
+    assert {"lakefs-setup", "seaweedfs-init", "postgres"} <= ancestors("lakefs")
+
+
+def test_state_lives_in_named_volumes(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    used = {volume for s in services.values() for volume in _named_mounts(s).values()}
+    assert used == set(raw_compose["volumes"])
+    postgres_major = int(services["postgres"]["image"].split(":")[1].split(".")[0])
+    pgdata = "/var/lib/postgresql/data" if postgres_major < 18 else "/var/lib/postgresql"
+    assert pgdata in _named_mounts(services["postgres"])
+    seaweed_dir = next(w for w in _words(services["seaweedfs"]["command"]) if w.startswith("-dir="))
+    assert seaweed_dir.removeprefix("-dir=") in _named_mounts(services["seaweedfs"])
+    for name in _airflow_services(raw_compose, services):
+        assert f"{AIRFLOW_HOME}/logs" in _named_mounts(services[name]), name
+    image_env = _dockerfile_env()
+    worker = _named_mounts(services["airflow-worker"])
+    # replicas share the landing zone only; DRIFTLOOP_HOME is each container's own scratch
+    assert image_env["DRIFTLOOP_LANDING"] in worker
+    assert image_env["DRIFTLOOP_HOME"] not in worker
+    passwords = _env(services["airflow-apiserver"])[
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+    ]
+    assert str(PurePosixPath(passwords).parent) in _named_mounts(services["airflow-apiserver"])
+    image = _driftloop_image(raw_compose)
+    made = " ".join(
+        args for keyword, args in _instructions() if keyword == "RUN" and "mkdir" in args
+    )
+    for service in services.values():
+        if service.get("image") == image:
+            for target in _named_mounts(service):
+                assert target == f"{AIRFLOW_HOME}/logs" or target in made.split(), target
+    for name, service in services.items():
+        for volume in service.get("volumes", []):
+            source, target, *options = str(volume).split(":")
+            if source.startswith((".", "/")):
+                assert options == ["ro"], f"{name}: {source} is mounted writable"
+                assert (DOCKER / source).is_file(), f"{name}: {source} does not exist"
+
+
+def test_postgres_runs_the_database_script_once(services: dict[str, dict[str, Any]]) -> None:
+    mounts = {}
+    for volume in services["postgres"]["volumes"]:
+        source, target, *_ = str(volume).split(":")
+        mounts[target] = source
+    init = [t for t in mounts if t.startswith("/docker-entrypoint-initdb.d/")]
+    assert len(init) == 1 and init[0].endswith(".sh")
+    script = (DOCKER / mounts[init[0]]).read_text(encoding="utf-8")
+    sql_path = re.search(r"-f (\S+\.sql)", script)[1]
+    assert (DOCKER / mounts[sql_path]).resolve() == INIT_SQL
+    role_files, owners = _init_sql()
+    assert set(owners.values()) == set(role_files) == {"airflow", "driftloop", "lakefs"}
+    checked = set(re.search(r"for name in ([\w ]+); do", script)[1].split())
+    assert checked == set(role_files.values()), "initdb.sh checks other secrets than the SQL reads"
+    for secret in checked:
+        assert f"{SECRETS_DIR}/{secret}" in _mounted_secrets(services["postgres"]), secret
+
+
+def test_only_the_entry_points_are_published_on_loopback(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    publishing = {name for name, service in services.items() if service.get("ports")}
+    assert publishing == PUBLISHERS
+    for name in publishing:
+        for host_ip, _, _ in _published(services[name]):
+            assert host_ip == "127.0.0.1", f"{name} listens on {host_ip} by default"
+    assert services["airflow-flower"]["profiles"] == ["flower"]
+    for name, service in services.items():
+        assert "container_name" not in service, f"{name} cannot be scaled or run twice"
+        assert service.get("network_mode") != "host" and not service.get("privileged"), name
+
+
+def test_env_example_documents_every_variable() -> None:
+    compose_text = COMPOSE_FILE.read_text(encoding="utf-8")
+    used = _variables(compose_text)
+    for match in VARIABLE.finditer(compose_text):
+        if match["name"]:
+            assert match["arg"] == used[match["name"]], f"{match['name']} has two defaults"
+    lines = re.findall(r"^(\w+)=(.*)$", ENV_EXAMPLE.read_text(encoding="utf-8"), re.MULTILINE)
+    documented = dict(lines)
+    assert len(lines) == len(documented), ".env.example sets a variable twice"
+    assert set(documented) == set(used)
+    for name, default in used.items():
+        assert documented[name] == default, f"{name}: .env.example shows another default"
+
+
+def test_bento_serves_the_source_service_outside_airflow(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    bento = services["bento"]
+    assert bento["image"] == _driftloop_image(raw_compose)
+    assert bento["entrypoint"] == ["/usr/bin/dumb-init", "--"]
+    command = _words(bento["command"])
+    assert command[:3] == ["bentoml", "serve", "bento.service:DriftloopService"]
+    assert command[command.index("--working-dir") + 1] == _dockerfile_env()["DRIFTLOOP_PROJECT_DIR"]
+    tree = ast.parse((REPO / "bento" / "service.py").read_text(encoding="utf-8"))
+    classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert "DriftloopService" in classes
+    assert not {k for k in _env(bento) if k.startswith("AIRFLOW__")}
+
+
+def test_lakefs_keeps_metadata_in_postgres_and_objects_in_the_bucket(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    compose_text = COMPOSE_FILE.read_text(encoding="utf-8")
+    bucket = _variables(compose_text)["S3_BUCKET"]
+    for name in ("lakefs", "lakefs-setup"):
+        env = _env(services[name])
+        assert env["LAKEFS_DATABASE_TYPE"] == "postgres"
+        assert env["LAKEFS_BLOCKSTORE_TYPE"] == "s3"
+        assert env["LAKEFS_BLOCKSTORE_S3_FORCE_PATH_STYLE"] == "true"
+        assert urlsplit(env["LAKEFS_BLOCKSTORE_S3_ENDPOINT"]).hostname == "seaweedfs"
+        assert env["LAKEFS_STATS_ENABLED"] == "false"
+        words = _words(services[name].get("command"))
+        config = re.search(rf"--config ({SECRETS_DIR}/\S+)", " ".join(words))[1]
+        assert _mounted_secrets(services[name])[config] == "lakefs_config"
+    setup = " ".join(_words(services["lakefs-setup"]["command"]))
+    assert "lakefs setup" in setup and "already complete" in setup
+    bucket_script = " ".join(_words(services["seaweedfs-init"]["command"]))
+    assert f"s3.bucket.create -name {bucket}" in bucket_script
+    namespace = urlsplit(_env(services["airflow-worker"])["DRIFTLOOP_LAKEFS__STORAGE_NAMESPACE"])
+    assert (namespace.scheme, namespace.hostname) == ("s3", bucket)
+
+
+def test_runbook_names_every_service() -> None:
+    runbook = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    compose = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+    for name in compose["services"]:
+        assert f"`{name}`" in runbook, f"docs/deploy.md does not mention {name}"
