@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["ingest", "train", "serving", "monitoring", "loop"]
+ALL = ["ingest", "train", "serving", "monitoring", "pipeline", "loop"]
 
 
 def main(names: list[str]) -> int:

@@ -144,6 +144,15 @@ class StepMeter:
             self.finish(name, state)
 
 
+def process_peak(reported_mib: float, steps: list[Step]) -> float:
+    """A whole process's peak RSS when :class:`StepMeter` measured steps inside it.
+
+    Resetting the peak at each step also resets what the process reports when it exits
+    (``ru_maxrss``), which then covers only the time since the last reset.
+    """
+    return max([reported_mib, *(step.peak_rss_mib for step in steps)])
+
+
 def read_steps(path: Path) -> list[Step]:
     """The steps a :class:`StepMeter` recorded in ``path``, in order."""
     if not path.exists():

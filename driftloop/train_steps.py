@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from driftloop.config import Settings
 from driftloop.exceptions import NothingToCommit, TrainingError, VersionNotFound
+from driftloop.features import split_assignment
 from driftloop.lineage import code_version
 from driftloop.promotion import Decision, PromotionPolicy, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage
@@ -103,8 +104,10 @@ def train_candidate(
     champion = _champion(registry, spec.name)
     if champion is not None:
         check_schema_compatible(spec, champion.lineage.feature_schema)
-    trained = train_model(frame, spec, params)
-    holdout = holdout_rows(frame, spec)
+    split = split_assignment(frame, spec)
+    trained = train_model(frame, spec, params, split=split)
+    holdout = holdout_rows(frame, spec, split=split)
+    del split
     metrics = evaluate(trained.booster, holdout, spec, threshold=params.threshold)
     champion_metrics = None
     if champion is not None:

@@ -68,8 +68,8 @@ class WhylogsProfiler:
     become pandas ``string`` columns (checked as a whole), and the finite values of a
     float column go through whylogs' documented homogeneous-column path while its
     missing and infinite values take the ordinary path; the two partial profiles merge
-    into exactly what ``why.log`` counts. Frames are profiled ``chunk_rows`` at a time
-    and merged, which bounds the memory the conversions need.
+    into exactly what ``why.log`` counts. Frames are converted and profiled ``chunk_rows``
+    at a time and merged, so the conversions never hold more than one chunk.
     """
 
     def __init__(self, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> None:
@@ -84,10 +84,10 @@ class WhylogsProfiler:
         Raises:
             ProfileError: the frame has no rows or none of the spec's columns.
         """
-        prepared = _prepared(frame, spec)
+        columns = _columns(frame, spec)
         views = (
-            _chunk_view(prepared.iloc[start : start + self.chunk_rows], spec)
-            for start in range(0, len(prepared), self.chunk_rows)
+            _chunk_view(_prepared(frame.iloc[start : start + self.chunk_rows], columns), spec)
+            for start in range(0, len(frame), self.chunk_rows)
         )
         return reduce(lambda merged, view: merged.merge(view), views).serialize()
 
@@ -137,7 +137,16 @@ def read_view(data: bytes) -> DatasetProfileView:
         raise ProfileError(f"not a whylogs profile ({len(data)} bytes): {exc}") from exc
 
 
-def _prepared(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+def _columns(frame: pd.DataFrame, spec: DatasetSpec) -> dict[str, str | None]:
+    """The columns to profile, each with the dtype that turns it into text, if any.
+
+    A float column of categories whose present values are all whole numbers (integer codes
+    that read back as floats because of a missing value) goes through ``Int64``, so ``3``
+    becomes "3", not "3.0". That is decided on the whole column, so every chunk agrees.
+
+    Raises:
+        ProfileError: the frame has no rows or none of the spec's columns.
+    """
     import pandas as pd
 
     wanted = [*spec.feature_names, spec.target]
@@ -147,21 +156,34 @@ def _prepared(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
     if frame.empty:
         raise ProfileError("nothing to profile: the frame has no rows")
     textual = {f.name for f in spec.features if f.kind == "categorical"} | {spec.target}
-    return pd.DataFrame(
-        {c: _as_text(frame[c]) if c in textual else frame[c] for c in columns}
-    ).reset_index(drop=True)
+    plan: dict[str, str | None] = {}
+    for column in columns:
+        values = frame[column]
+        if column not in textual:
+            plan[column] = None
+        elif pd.api.types.is_float_dtype(values.dtype) and _whole(values):
+            plan[column] = "Int64"
+        else:
+            plan[column] = "string"
+    return plan
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Categories as text: integer codes would otherwise get KS instead of chi-square."""
+def _whole(values: pd.Series) -> bool:
+    present = values.dropna()
+    return bool((present == present.round()).all())
+
+
+def _prepared(chunk: pd.DataFrame, columns: dict[str, str | None]) -> pd.DataFrame:
+    """The chunk's columns to profile, categories as text (chi-square, not KS, for codes)."""
     import pandas as pd
 
-    if pd.api.types.is_float_dtype(series.dtype):
-        present = series.dropna()
-        if (present == present.round()).all():
-            # Integer codes read back as floats because of a missing value: "3", not "3.0".
-            series = series.astype("Int64")
-    return series.astype("string")
+    prepared = {}
+    for column, via in columns.items():
+        values = chunk[column]
+        if via == "Int64":
+            values = values.astype("Int64")
+        prepared[column] = values.astype("string") if via else values
+    return pd.DataFrame(prepared).reset_index(drop=True)
 
 
 def _chunk_view(chunk: pd.DataFrame, spec: DatasetSpec) -> DatasetProfileView:

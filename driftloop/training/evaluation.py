@@ -97,16 +97,19 @@ def _expected_calibration_error(y: np.ndarray, probability: np.ndarray) -> float
     return float(np.abs(observed - predicted).sum() / counts.sum())
 
 
-def holdout_rows(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
+def holdout_rows(
+    df: pd.DataFrame, spec: DatasetSpec, *, split: np.ndarray | None = None
+) -> pd.DataFrame:
     """Return the rows of ``df`` in the "holdout" split.
 
     Scoring a champion and a challenger on the holdout of the same pinned data commit
-    compares them on exactly the same rows, none of which either trained on.
+    compares them on exactly the same rows, none of which either trained on. Pass ``split``
+    (``split_assignment`` of ``df``) when it is computed already.
 
     Raises:
         SchemaMismatch: the id column (or, without one, a spec column) is absent.
     """
-    return df[split_assignment(df, spec) == "holdout"]
+    return df[(split_assignment(df, spec) if split is None else split) == "holdout"]
 
 
 def write_plots(

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.exceptions import SchemaMismatch, TrainingError
-from driftloop.features import labels, model_frame, split_assignment
+from driftloop.features import labels, split_assignment
 from driftloop.spec import DatasetSpec
 
 if TYPE_CHECKING:
@@ -100,19 +100,38 @@ class TrainedModel:
         }
 
 
-def train_model(df: pd.DataFrame, spec: DatasetSpec, params: TrainingParams) -> TrainedModel:
+def train_model(
+    df: pd.DataFrame,
+    spec: DatasetSpec,
+    params: TrainingParams,
+    *,
+    split: np.ndarray | None = None,
+    chunk_rows: int | None = None,
+) -> TrainedModel:
     """Train on the "train" split of ``df``, stopping early on its "valid" split.
 
     The same data and parameters give a byte-identical model: the split is a hash of each
     row, the seed and thread count are fixed, and histogram building is deterministic on CPU.
+    XGBoost gets the rows' features a chunk (``chunk_rows``) at a time and keeps only their
+    histogram bins; the model is the one a ``DMatrix`` of all the rows would give.
+
+    Args:
+        df: the rows.
+        spec: their dataset spec.
+        params: the training parameters.
+        split: each row's split when the caller has it already (``split_assignment``).
+        chunk_rows: rows converted and handed to XGBoost at a time (default 262,144).
 
     Raises:
         TrainingError: the target column is missing, there are fewer than
             ``params.min_rows`` rows, labels are unknown or null, or only one class is
             present (each message names what is wrong).
-        SchemaMismatch: feature columns are missing or a numeric one is not numeric.
+        SchemaMismatch: feature columns are missing, or a numeric one is not numeric in
+            the rows trained or validated on.
     """
     import xgboost
+
+    from driftloop.training.batches import CHUNK_ROWS, quantile_matrix
 
     _check_columns(df, spec)
     if len(df) < params.min_rows:
@@ -121,8 +140,8 @@ def train_model(df: pd.DataFrame, spec: DatasetSpec, params: TrainingParams) -> 
         )
     y = labels(df, spec)
     _check_two_classes(y, spec, where="the data")
-    features = model_frame(df, spec)
-    split = split_assignment(df, spec)
+    if split is None:
+        split = split_assignment(df, spec)
     sizes = {name: int((split == name).sum()) for name in ("train", "valid", "holdout")}
     train, valid = split == "train", split == "valid"
     if not valid.any():
@@ -134,12 +153,13 @@ def train_model(df: pd.DataFrame, spec: DatasetSpec, params: TrainingParams) -> 
         params = params.model_copy(
             update={"scale_pos_weight": (int(train.sum()) - positives) / positives}
         )
-    dtrain = xgboost.DMatrix(
-        features[train], y[train], enable_categorical=True, nthread=params.nthread
-    )
-    dvalid = xgboost.DMatrix(
-        features[valid], y[valid], enable_categorical=True, nthread=params.nthread
-    )
+    matrix = {
+        "max_bin": params.max_bin,
+        "nthread": params.nthread,
+        "chunk_rows": chunk_rows or CHUNK_ROWS,
+    }
+    dtrain = quantile_matrix(df, y, np.flatnonzero(train), spec, **matrix)
+    dvalid = quantile_matrix(df, y, np.flatnonzero(valid), spec, ref=dtrain, **matrix)
     booster = xgboost.train(
         params.booster_params(),
         dtrain,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
-from driftloop.features import labels, split_assignment
+from driftloop.features import labels, model_frame, split_assignment
 from driftloop.spec import DatasetSpec
 from driftloop.training import (
     Metrics,
@@ -102,6 +102,29 @@ def test_training_twice_gives_a_byte_identical_model(
     assert first.model_sha256 == second.model_sha256
     assert first.model_sha256 == hashlib.sha256(first.model.read_bytes()).hexdigest()
     assert first.feature_schema.read_bytes() == second.feature_schema.read_bytes()
+
+
+def test_training_in_chunks_gives_the_model_of_one_matrix_of_all_rows(
+    trained: TrainedModel, frame: pd.DataFrame, spec: DatasetSpec
+) -> None:
+    import xgboost
+
+    split = split_assignment(frame, spec)
+    features, y = model_frame(frame, spec), labels(frame, spec)
+    train, valid = split == "train", split == "valid"
+    whole = xgboost.train(
+        PARAMS.booster_params(),
+        xgboost.DMatrix(features[train], y[train], enable_categorical=True, nthread=2),
+        num_boost_round=PARAMS.num_boost_round,
+        evals=[(xgboost.DMatrix(features[valid], y[valid], enable_categorical=True), "valid")],
+        callbacks=[xgboost.callback.EarlyStopping(rounds=15, save_best=True)],
+        verbose_eval=False,
+    )
+
+    chunked = train_model(frame, spec, PARAMS, chunk_rows=333)
+
+    assert chunked.booster.save_raw("ubj") == whole.save_raw("ubj")
+    assert trained.booster.save_raw("ubj") == whole.save_raw("ubj")
 
 
 def test_the_recorded_params_reproduce_the_model(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -165,6 +167,17 @@ def test_good_batch_passes_and_keeps_its_result_and_data_docs(good, validate, re
     assert reports_dir / "gx" in report.docs_path.parents
     assert "ingest-good/batch.parquet" in report.docs_path.read_text()
     raise_for_failures(report, source="ingest-good/batch.parquet")
+
+
+def test_validation_lets_the_batch_go(good, validate):
+    batch = good.copy()
+    alive = weakref.ref(batch)
+
+    assert validate(batch, "released").success
+    del batch
+    gc.collect()
+
+    assert alive() is None, "GX still holds the validated frame"
 
 
 @pytest.fixture(scope="module")

@@ -447,3 +447,26 @@ def test_invalid_url() -> None:
 def test_sql_source_needs_exactly_one_of_table_and_query() -> None:
     with pytest.raises(SpecError, match="exactly one of 'table' or 'query'"):
         SqlSource("sqlite://", table="t", query="SELECT 1")
+
+
+def test_text_columns_read_back_as_pyarrow_gives_them_sharing_one_object_per_value(
+    tmp_path: Path,
+) -> None:
+    labels = pd.array(["yes", "no", None, "no"] * 500, dtype="string")
+    frame = pd.DataFrame({"id": range(2_000), "label": labels, "note": ["a", "b"] * 1_000})
+    frame.to_parquet(tmp_path / "indexed.parquet", index=True)
+    rows = pd.Index([f"r{i}" for i in range(2_000)], dtype="string", name="row")
+    frame.set_index(rows).to_parquet(tmp_path / "named.parquet")
+
+    reads = {
+        "bytes": (read_parquet_bytes(to_parquet_bytes(frame), label="batch"), frame),
+        **{
+            name: (read_file(tmp_path / name), pd.read_parquet(tmp_path / name))
+            for name in ("indexed.parquet", "named.parquet")
+        },
+    }
+
+    for name, (read, expected) in reads.items():
+        pd.testing.assert_frame_equal(read, expected, obj=name)
+        assert read["label"].dtype == "string", name
+        assert len({id(value) for value in read["label"].dropna()}) == 2, name

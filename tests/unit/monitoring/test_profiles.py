@@ -72,6 +72,20 @@ def test_integer_coded_categories_are_profiled_as_text(spec: DatasetSpec) -> Non
     assert summary["types/integral"] == 0
 
 
+def test_float_coded_categories_are_spelled_the_same_in_every_chunk(spec: DatasetSpec) -> None:
+    frame = make_batch(1, rows=3_000)
+    # The first chunks hold whole codes only; a 2.5 in the last makes the column non-integral.
+    frame["purpose"] = np.where(np.arange(3_000) % 2 == 0, 1.0, np.nan)
+    frame.loc[2_999, "purpose"] = 2.5
+    whole = frame.iloc[:2_000]
+
+    mixed = _summary(profile_frame(frame, spec, chunk_rows=1_000), "purpose")
+    coded = _summary(profile_frame(whole, spec, chunk_rows=1_000), "purpose")
+
+    assert {item.value for item in mixed["frequent_items/frequent_strings"]} == {"1.0", "2.5"}
+    assert {item.value for item in coded["frequent_items/frequent_strings"]} == {"1"}
+
+
 def test_merged_profiles_count_all_rows(spec: DatasetSpec) -> None:
     first, second = make_batch(1, rows=1_500), make_batch(2, rows=2_500)
 
