@@ -268,9 +268,10 @@ def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFaile
     body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
     if _same_verdict(store, batch, json.loads(body)):
         return
-    for local, stored in (("result_path", "result_object"), ("docs_path", "docs_object")):
-        if note[local] and Path(str(note[local])).is_file():
-            store.write_object(batch.branch, note[stored], Path(str(note[local])).read_bytes())
+    copies = ((failed.result_path, note["result_object"]), (failed.docs_path, note["docs_object"]))
+    for local, stored in copies:
+        if local and Path(local).is_file():
+            store.write_object(batch.branch, stored, Path(local).read_bytes())
     store.write_object(batch.branch, quarantine_path(batch.key), body)
     try:
         store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})

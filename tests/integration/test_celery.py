@@ -10,7 +10,6 @@ ingest → train → serve → drift → retrain.
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,16 +24,11 @@ from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn
 from tests.support.postgres import temporary_database
 from tests.support.services import skip_unless_ci
+from tests.support.serving import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.postgres]
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -106,8 +100,8 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
     settings = Settings(
         home=tmp_path / "control",
         project_dir=repo_dir,
-        airflow_port=_free_port(),
-        serving_port=_free_port(),
+        airflow_port=free_port(),
+        serving_port=free_port(),
     )
     lines: list[str] = []
 

@@ -4,7 +4,6 @@ api-server on LocalExecutor) and a real BentoML server: drift in, retrain run ou
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
@@ -13,14 +12,9 @@ from driftloop.config import Settings
 from driftloop.loop import TRAIN, run_loop
 from driftloop.registry import Registry
 from driftloop.stack import AirflowStack
+from tests.support.serving import free_port
 
 pytestmark = pytest.mark.integration
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_drift_triggers_a_retrain_and_the_service_follows(repo_dir: Path, tmp_path: Path) -> None:
@@ -28,7 +22,7 @@ def test_drift_triggers_a_retrain_and_the_service_follows(repo_dir: Path, tmp_pa
         home=tmp_path / "home",
         project_dir=repo_dir,
         airflow_port=18080,
-        serving_port=_free_port(),
+        serving_port=free_port(),
     )
     lines: list[str] = []
     with AirflowStack(settings) as stack:
