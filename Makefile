@@ -29,7 +29,7 @@ test-fast: install
 
 # The demo owns its home and starts from a clean slate each time.
 demo: install
-	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/python -m driftloop.demo --fresh
+	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/python -m driftloop.launcher.demo --fresh
 
 up: install
 	$(BIN)/driftloop up

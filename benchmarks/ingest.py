@@ -15,7 +15,7 @@ from pathlib import Path
 
 from benchmarks.common import Figure, print_table, run_in_subprocess, timed_command
 from driftloop.config import Settings
-from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airflow_db
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from driftloop.config import Settings
-from driftloop.loop import DRIFT, INGEST, MONITOR, TRAIN, ingest, train
-from driftloop.stack import AirflowStack, StackError
+from driftloop.launcher.loop import DRIFT, INGEST, MONITOR, TRAIN, ingest, train
+from driftloop.launcher.stack import AirflowStack, StackError
 
 REPO = Path(__file__).resolve().parent.parent
 RELAXED = {

@@ -51,7 +51,7 @@ OUR_DRIFT = """
 import tempfile
 from pathlib import Path
 from driftloop.monitoring.drift import score_drift, write_drift_report
-from driftloop.monitoring.settings import DriftPolicy
+from driftloop.config.monitoring import DriftPolicy
 from driftloop.spec import load_spec
 from driftloop.versioning.local import LocalVersionStore
 spec = load_spec(Path(SPEC))

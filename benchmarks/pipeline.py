@@ -37,7 +37,7 @@ from benchmarks.common import (
     timed_command,
 )
 from driftloop.config import Settings
-from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airflow_db
 
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).resolve().parent / "airflow_plugins"
@@ -61,27 +61,27 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
     store = open_store(settings)
     meter = StepMeter(log)
     with meter.step("driftloop_ingest.stage"):
-        from driftloop.ingest import stage_batch
+        from driftloop.ingest.steps import stage_batch
 
         batch = stage_batch(store, spec, settings=settings, path=str(data), run_id=RUN_KEY)
     with meter.step("driftloop_ingest.validate"):
-        from driftloop.ingest import validate_batch
+        from driftloop.ingest.steps import validate_batch
 
         report = validate_batch(store, spec, batch, settings=settings)
     with meter.step("driftloop_ingest.publish"):
-        from driftloop.ingest import publish_batch
+        from driftloop.ingest.steps import publish_batch
 
         publish_batch(store, batch, report.statistics, settings=settings, run_id=RUN_KEY)
     with meter.step("driftloop_ingest.profile"):
-        from driftloop.monitoring.checks import profile_new_batches
+        from driftloop.monitoring.steps import profile_new_batches
 
         profile_new_batches(store, spec, settings)
     with meter.step("driftloop_train.resolve_data"):
         commit = store.resolve(settings.main_branch)
     with meter.step("driftloop_train.train"):
         from driftloop.registry import Registry
-        from driftloop.train_steps import train_candidate
         from driftloop.training import TrainingParams
+        from driftloop.training.steps import train_candidate
 
         registry = Registry(url=settings.registry_database_url)
         registry.upgrade()
@@ -96,13 +96,13 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
             params=TrainingParams(num_boost_round=ROUNDS),
         )
     with meter.step("driftloop_train.register"):
-        from driftloop.train_steps import register_candidate
+        from driftloop.training.steps import register_candidate
 
         version = register_candidate(
             registry, store, spec, candidate, settings=settings, created_by=RUN_KEY
         )
     with meter.step("driftloop_train.decide"):
-        from driftloop.train_steps import decide_promotion
+        from driftloop.training.steps import decide_promotion
 
         decision = decide_promotion(
             registry, version, candidate, policy=settings.promotion, mode="auto", actor=RUN_KEY
@@ -110,7 +110,7 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
     if not decision.promote:
         return
     with meter.step("driftloop_train.promote"):
-        from driftloop.train_steps import promote_version
+        from driftloop.training.steps import promote_version
 
         promote_version(
             registry,
@@ -121,7 +121,7 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
             run_key=RUN_KEY,
         )
     with meter.step("driftloop_train.package"):
-        from driftloop.packaging import package_version
+        from bento.packaging import package_version
 
         package_version(settings, version, store)
 

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bento.environment import bentoml_home
+
 REPO = Path(__file__).resolve().parent.parent
 CLIENTS = 8
 SECONDS = 20.0
@@ -157,7 +159,9 @@ def bare_app():
     from pydantic import Field, create_model
 
     from driftloop.config import Settings
-    from driftloop.serving import PredictResponse, open_champion, predict, request_model
+    from driftloop.serving.contract import PredictResponse, request_model
+    from driftloop.serving.handle import open_champion
+    from driftloop.serving.scoring import predict
     from driftloop.spec import load_spec
 
     settings = Settings()
@@ -182,7 +186,8 @@ def bare_app():
 
 def in_process(handle, records: list[dict[str, Any]], size: int, seconds: float) -> Load:
     """The model alone: encode + inplace_predict + response, in this process, one thread."""
-    from driftloop.serving import predict, request_model
+    from driftloop.serving.contract import request_model
+    from driftloop.serving.scoring import predict
 
     record = request_model(handle.spec)
     batch = [record.model_validate(r) for r in records[:size]]
@@ -213,7 +218,7 @@ def run(seconds: float = SECONDS) -> None:
 
 
 def _measure(home: Path, seconds: float) -> dict[tuple[str, int], Load]:
-    from driftloop.serving import open_champion
+    from driftloop.serving.handle import open_champion
     from driftloop.spec import load_spec
     from tests.support.serving import (
         free_port,
@@ -229,7 +234,7 @@ def _measure(home: Path, seconds: float) -> dict[tuple[str, int], Load]:
         **os.environ,
         "DRIFTLOOP_HOME": str(settings.home_dir),
         "DRIFTLOOP_PROJECT_DIR": str(REPO),
-        "BENTOML_HOME": str(settings.bentoml_home),
+        "BENTOML_HOME": str(bentoml_home(settings)),
         "BENTOML_DO_NOT_TRACK": "True",
     }
     records = sample_records(100)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from benchmarks.common import Figure, print_table, run_in_subprocess, timed_command
 from driftloop.config import Settings
-from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airflow_db
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,7 +52,7 @@ def _publish_unvalidated(settings: Settings, path: Path) -> str:
 def run(rows: int = 1_000_000) -> list[Figure]:
     """Measure and print; return the figures."""
     from driftloop.data.synthetic import GeneratorConfig, generate_batch
-    from driftloop.ingest import batch_bytes
+    from driftloop.ingest.batch import batch_bytes
     from driftloop.spec import load_spec
 
     home = Path(tempfile.mkdtemp(prefix="driftloop-bench-train-"))

@@ -1,7 +1,7 @@
 """The driftloop BentoML service: the champion model behind ``/predict``.
 
 Where the model comes from:
-- From a built Bento (``driftloop.packaging.build_bento``): the Bento carries the version it
+- From a built Bento (``bento.packaging.build_bento``): the Bento carries the version it
   was built for as a ``BentoModel`` (its tag is the build argument ``model_tag``), with the
   spec it was trained with. When ``DRIFTLOOP_REGISTRY_URL`` is set, the service also follows
   the registry's ``champion`` alias from there on (hot swaps need the versioned store too).
@@ -15,7 +15,7 @@ Bad input never reaches the model: BentoML validates the body against the reques
 built from the spec and answers 400 with ``detail[].loc == ["records", <row>, <field>]``;
 ``RequestGuard`` answers 401 (token), 413 (body size) and 415 (not JSON) before that.
 ``/predict`` scores concurrent requests in shared model calls (``Coalescer``); inputs and
-predictions are profiled off the request path (``driftloop.serving_profiles``).
+predictions are profiled off the request path (``driftloop.serving.profiles``).
 """
 
 from __future__ import annotations
@@ -30,21 +30,14 @@ from fastapi import FastAPI
 from pydantic import Field, JsonValue
 
 from bento.middleware import RequestGuard
+from bento.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE
 from driftloop.config import Settings
 from driftloop.exceptions import DriftloopError
-from driftloop.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE
-from driftloop.serving import (
-    ChampionWatcher,
-    Coalescer,
-    ModelHandle,
-    PredictResponse,
-    VersionedPrediction,
-    handle_from_artifact,
-    open_champion,
-    predict_rows,
-    request_model,
-)
-from driftloop.serving_profiles import ServingProfiles
+from driftloop.serving.contract import PredictResponse, VersionedPrediction, request_model
+from driftloop.serving.handle import ModelHandle, handle_from_artifact, open_champion
+from driftloop.serving.profiles import ServingProfiles
+from driftloop.serving.scoring import Coalescer, predict_rows
+from driftloop.serving.watcher import ChampionWatcher
 from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.factory import open_store
 

@@ -85,7 +85,7 @@ class ValidationFailed(DriftloopError):
         self.docs_path = docs_path
 
 
-# --- Training, artifacts and promotion (driftloop.features, driftloop.training) ---
+# --- Training, artifacts and promotion (driftloop.training.features, driftloop.training) ---
 
 
 class TrainingError(DriftloopError):
@@ -131,7 +131,7 @@ class RegistryConflict(RegistryError):
     """The request contradicts the registry: a reused run key, an archived version."""
 
 
-# --- Serving and packaging (driftloop.serving, driftloop.packaging, bento/) ---
+# --- Serving and packaging (driftloop.serving, bento.packaging, bento/) ---
 
 
 class ServingError(DriftloopError):

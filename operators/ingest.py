@@ -48,7 +48,7 @@ class StageBatchOperator(BaseOperator):
         """Stage the batch; return its branch, path, commit id and row count."""
         from driftloop.data.sources import Interval
         from driftloop.exceptions import ConfigError, DataSourceError, EmptyBatch, SourceUnavailable
-        from driftloop.ingest import stage_batch
+        from driftloop.ingest.steps import stage_batch
 
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         interval = Interval(start=start, end=end) if start and end and start < end else None
@@ -100,7 +100,8 @@ class ValidateBatchOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate; return the validation statistics and report paths."""
         from driftloop.exceptions import ValidationFailed
-        from driftloop.ingest import StagedBatch, validate_batch
+        from driftloop.ingest.batch import StagedBatch
+        from driftloop.ingest.steps import validate_batch
 
         settings, spec = _settings_and_spec()
         batch = StagedBatch(**self.batch)
@@ -152,7 +153,8 @@ class PublishBatchOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Publish; return main's head commit id."""
-        from driftloop.ingest import StagedBatch, publish_batch
+        from driftloop.ingest.batch import StagedBatch
+        from driftloop.ingest.steps import publish_batch
 
         settings, _ = _settings_and_spec()
         batch = StagedBatch(**self.batch)

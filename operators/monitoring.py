@@ -63,7 +63,7 @@ class ProfileBatchesOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Profile the missing batches; return their keys and row count."""
-        from driftloop.monitoring.checks import profile_new_batches
+        from driftloop.monitoring.steps import profile_new_batches
 
         settings, spec = _settings_and_spec()
         written = profile_new_batches(
@@ -98,7 +98,7 @@ class ScoreDriftOperator(BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Check drift; return the summary."""
         from driftloop.exceptions import ConfigError, DriftCheckSkipped
-        from driftloop.monitoring.checks import run_drift_check
+        from driftloop.monitoring.steps import run_drift_check
 
         try:
             since = parse_instant(self.since) if self.since else None

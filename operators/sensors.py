@@ -106,7 +106,7 @@ class NewProfileSensor(BaseSensorOperator):
 
     def _dataset_and_since(self) -> tuple[str, datetime | None]:
         from driftloop.config import get_settings
-        from driftloop.monitoring.checks import read_checkpoint
+        from driftloop.monitoring.steps import read_checkpoint
         from driftloop.spec import load_spec
         from operators.hooks.lakefs import version_store
 

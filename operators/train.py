@@ -1,6 +1,6 @@
 """Operators of ``driftloop_train``: resolve the data ref, train, register, decide, promote.
 
-Each ``execute()`` calls one function of :mod:`driftloop.train_steps`; the run id keys
+Each ``execute()`` calls one function of :mod:`driftloop.training.steps`; the run id keys
 every write, so a retried task changes nothing twice.
 """
 
@@ -88,8 +88,8 @@ class TrainModelOperator(BaseOperator):
         from pydantic import ValidationError
 
         from driftloop.exceptions import SchemaMismatch, TrainingError
-        from driftloop.train_steps import train_candidate
         from driftloop.training import TrainingParams
+        from driftloop.training.steps import train_candidate
 
         settings, spec = _settings_and_spec()
         try:
@@ -132,7 +132,7 @@ class RegisterModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return ``{"model": ..., "version": ...}``."""
-        from driftloop.train_steps import Candidate, register_candidate
+        from driftloop.training.steps import Candidate, register_candidate
 
         settings, spec = _settings_and_spec()
         version = register_candidate(
@@ -179,7 +179,7 @@ class DecidePromotionOperator(BaseBranchOperator):
 
     def choose_branch(self, context: Context) -> str | list[str]:
         """Record the decision; return the task to follow."""
-        from driftloop.train_steps import Candidate, decide_promotion
+        from driftloop.training.steps import Candidate, decide_promotion
 
         if self.mode not in ("auto", "require_approval", "never"):
             raise AirflowFailException(
@@ -226,7 +226,7 @@ class PromoteModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the new and the previous champion version."""
-        from driftloop.train_steps import promote_version
+        from driftloop.training.steps import promote_version
 
         if not (self.decision or {}).get("promote"):
             raise AirflowSkipException(f"not promoting: {(self.decision or {}).get('reason')}")
@@ -267,7 +267,7 @@ class PackageModelOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the Bento tag and where its archive is in the store."""
-        from driftloop.packaging import package_version
+        from bento.packaging import package_version
 
         settings, _ = _settings_and_spec()
         version = registry_for(settings).get_version(

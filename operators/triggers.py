@@ -38,8 +38,8 @@ def find_new_profiles(
         DriftloopError: the settings are invalid or the store failed.
     """
     from driftloop.config import get_settings
-    from driftloop.monitoring.checks import settled_until
     from driftloop.monitoring.profiles import list_profiles
+    from driftloop.monitoring.steps import settled_until
     from operators.hooks.lakefs import version_store
 
     settings = get_settings()

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from driftloop.config.monitoring import AlertSettings
 from driftloop.exceptions import AlertDeliveryError
-from driftloop.monitoring.settings import AlertSettings
 
 AlertEvent = Literal[
     "retrain_triggered",

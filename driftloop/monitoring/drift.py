@@ -7,7 +7,7 @@ test is significant *and* the Hellinger distance is large enough: on sketches of
 hundreds of thousands of rows, KS and chi-square call even harmless differences
 significant (the quantile sketch's own rank error is about 1%), so significance
 alone would retrain on noise; at a few hundred rows, the p-value keeps a noisy
-Hellinger distance from counting. A :class:`~driftloop.monitoring.settings.DriftPolicy`
+Hellinger distance from counting. A :class:`~driftloop.config.monitoring.DriftPolicy`
 then turns the features into one verdict.
 """
 
@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring.profiles import commit_quietly, ensure_branch, read_view
-from driftloop.monitoring.settings import DriftPolicy, FeatureThresholds
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

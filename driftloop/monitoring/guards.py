@@ -18,8 +18,8 @@ from sqlalchemy import JSON, Integer, MetaData, String, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+from driftloop.config.monitoring import GuardSettings
 from driftloop.exceptions import RegistryError
-from driftloop.monitoring.settings import GuardSettings
 from driftloop.registry.database import Database
 from driftloop.registry.models import NAMING_CONVENTION, UTCDateTime
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import xgboost
 
-from driftloop.features import model_frame
 from driftloop.spec import DatasetSpec
+from driftloop.training.features import model_frame
 
 CHUNK_ROWS = 262_144
 

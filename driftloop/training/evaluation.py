@@ -10,8 +10,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
 from driftloop.exceptions import SchemaMismatch, TrainingError
-from driftloop.features import labels, model_frame, split_assignment
 from driftloop.spec import DatasetSpec
+from driftloop.training.features import labels, model_frame, split_assignment
 
 if TYPE_CHECKING:
     import xgboost

@@ -10,8 +10,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.exceptions import SchemaMismatch, TrainingError
-from driftloop.features import labels, split_assignment
 from driftloop.spec import DatasetSpec
+from driftloop.training.features import labels, split_assignment
 
 if TYPE_CHECKING:
     import xgboost

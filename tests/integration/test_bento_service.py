@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bento.environment import bentoml_env, bentoml_home
 from driftloop.config import Settings
 from driftloop.registry import Registry
-from driftloop.serving import serving_env
 from tests.support.serving import (
     free_port,
     make_settings,
@@ -44,7 +44,7 @@ def project(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Iterato
     # The service module and the packaging read these when first imported.
     saved = {k: os.environ.get(k) for k in ("DRIFTLOOP_HOME", "BENTOML_HOME")}
     os.environ.update(
-        DRIFTLOOP_HOME=str(settings.home_dir), BENTOML_HOME=str(settings.bentoml_home)
+        DRIFTLOOP_HOME=str(settings.home_dir), BENTOML_HOME=str(bentoml_home(settings))
     )
     yield settings
     for key, value in saved.items():
@@ -70,7 +70,7 @@ def rows(project: Settings) -> list[dict]:
 
 def _env(settings: Settings, **extra: str) -> dict[str, str]:
     return {
-        **serving_env(settings),
+        **bentoml_env(settings),
         "DRIFTLOOP_SERVING_POLL_SECONDS": "0.3",
         "DRIFTLOOP_SERVING_MAX_ROWS": str(MAX_ROWS),
         "DRIFTLOOP_SERVING_MAX_BODY_BYTES": str(MAX_BODY),
@@ -363,7 +363,7 @@ def test_metadata_shows_the_switch_and_the_rollback(server: str, registry: Regis
 def test_build_the_bento_and_serve_it(
     project: Settings, registry: Registry, rows: list[dict]
 ) -> None:
-    from driftloop.packaging import model_tag, package_version
+    from bento.packaging import model_tag, package_version
     from driftloop.versioning.factory import open_store
 
     version = registry.get_version("credit_risk", 1)
@@ -376,9 +376,9 @@ def test_build_the_bento_and_serve_it(
     with tarfile.open(fileobj=io.BytesIO(store.read_object(models_head, archive))) as bento:
         assert "./bento.yaml" in bento.getnames()
     name, _, bento_version = tag.partition(":")
-    folder = project.bentoml_home / "bentos" / name / bento_version
+    folder = bentoml_home(project) / "bentos" / name / bento_version
     assert (folder / "env" / "docker" / "Dockerfile").exists()
-    assert (folder / "src" / "driftloop" / "serving.py").exists()
+    assert (folder / "src" / "driftloop" / "serving" / "scoring.py").exists()
     bento_yaml = (folder / "bento.yaml").read_text()
     assert f"model_tag: {model_tag(version)}" in bento_yaml
 

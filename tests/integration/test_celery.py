@@ -17,9 +17,9 @@ import pytest
 import redis
 
 from driftloop.config import Settings
-from driftloop.loop import INGEST, TRAIN, run_loop
+from driftloop.launcher.loop import INGEST, TRAIN, run_loop
+from driftloop.launcher.stack import AirflowStack, CeleryWorker
 from driftloop.registry import Registry
-from driftloop.stack import AirflowStack, CeleryWorker
 from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn
 from tests.support.postgres import temporary_database

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.orchestration import airflow_env, ensure_airflow_db, run_dag_once
+from driftloop.launcher.airflow import airflow_env, ensure_airflow_db, run_dag_once
 
 pytestmark = pytest.mark.integration
 
@@ -80,7 +80,7 @@ def test_rerunning_an_interval_changes_nothing(project: Settings, store) -> None
 
 
 def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store) -> None:
-    from driftloop.ingest import read_quarantine_note
+    from driftloop.ingest.quarantine import read_quarantine_note
 
     before = store.resolve("main")
     outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(BAD_DAY))
@@ -103,7 +103,7 @@ def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store
 def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = airflow_env(project)
     return subprocess.run(
-        [sys.executable, "-m", "driftloop.cli", *args],
+        [sys.executable, "-m", "driftloop.launcher.cli", *args],
         check=False,
         env=env,
         cwd=project.project_dir,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.loop import TRAIN, run_loop
+from driftloop.launcher.loop import TRAIN, run_loop
+from driftloop.launcher.stack import AirflowStack
 from driftloop.registry import Registry
-from driftloop.stack import AirflowStack
 from tests.support.serving import free_port
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.orchestration import airflow_env, ensure_airflow_db, run_dag_once
+from driftloop.launcher.airflow import airflow_env, ensure_airflow_db, run_dag_once
 from driftloop.registry import Registry
 from tests.support.seed import publish_days
 
@@ -36,7 +36,7 @@ def registry(project: Settings) -> Registry:
 
 def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "driftloop.cli", *args],
+        [sys.executable, "-m", "driftloop.launcher.cli", *args],
         env=airflow_env(project),
         cwd=project.project_dir,
         capture_output=True,

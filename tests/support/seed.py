@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from driftloop.config import Settings
 from driftloop.data.sources import Interval
 from driftloop.data.synthetic import GeneratorConfig, generate_batches
-from driftloop.ingest import publish_batch, stage_batch, validate_batch
+from driftloop.ingest.steps import publish_batch, stage_batch, validate_batch
 from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store

@@ -17,12 +17,8 @@ from driftloop.data.sources import to_parquet_bytes
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.registry import ModelVersion, Registry
 from driftloop.spec import DatasetSpec, load_spec
-from driftloop.train_steps import (
-    promote_version,
-    register_candidate,
-    train_candidate,
-)
 from driftloop.training import TrainingParams
+from driftloop.training.steps import promote_version, register_candidate, train_candidate
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from driftloop.cli import main
+from driftloop.launcher.cli import main
 
 
 def test_generate_spoils_batches_on_request(tmp_path: Path) -> None:

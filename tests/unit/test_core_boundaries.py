@@ -1,51 +1,128 @@
-"""The core library stays Airflow-free and BentoML-free at import time."""
+"""The core stays Airflow-free and BentoML-free: it neither imports, starts nor names them.
+
+The core is every module of ``driftloop`` but the launcher (``driftloop.launcher``), the one
+place that starts Airflow and BentoML processes.
+"""
 
 from __future__ import annotations
 
+import ast
+import os
+import pkgutil
+import re
 import subprocess
 import sys
+from pathlib import Path
 
-CORE_MODULES = [
-    "driftloop",
-    "driftloop.cli",
-    "driftloop.config",
-    "driftloop.ingest",
-    "driftloop.orchestration",
-    "driftloop.runs",
-    "driftloop.spec",
-    "driftloop.versioning.factory",
-    "driftloop.versioning.local",
-    "driftloop.versioning.lakefs",
-    "driftloop.data.sources",
-    "driftloop.data.synthetic",
-    "driftloop.validation",
-    "driftloop.inference",
-    "driftloop.registry",
-    "driftloop.features",
-    "driftloop.promotion",
-    "driftloop.training",
-    "driftloop.train_steps",
-    "driftloop.model_commands",
-    "driftloop.demo",
-    "driftloop.stack",
-    "driftloop.serving",
-    "driftloop.packaging",
-    "driftloop.serving_profiles",
-    "driftloop.monitoring",
+import driftloop
+
+PACKAGE_DIR = Path(driftloop.__file__).parent
+LAUNCHER = "driftloop.launcher"
+FOREIGN = ("airflow", "bentoml")
+# Imports that would let the core start processes: only the launcher may.
+PROCESS_MODULES = ("subprocess", "multiprocessing")
+NAMED = [
+    (re.compile(r"^(airflow|bentoml)$"), "a command of Airflow or BentoML"),
+    (re.compile(r"^(airflow|bentoml|bento)\.\w"), "a module of Airflow, BentoML or the service"),
+    (re.compile(r"\bdriftloop_(ingest|train|drift_monitor)\b"), "a DAG id"),
 ]
+
+
+def core_modules() -> list[str]:
+    """Every module of the core, found on disk, so a new module is checked without listing."""
+    names = ["driftloop"]
+    for info in pkgutil.walk_packages([str(PACKAGE_DIR)], prefix="driftloop."):
+        if info.name == LAUNCHER or info.name.startswith(LAUNCHER + "."):
+            continue
+        if ".migrations" in info.name:
+            continue
+        names.append(info.name)
+    return names
+
+
+def core_files() -> list[Path]:
+    launcher = PACKAGE_DIR / "launcher"
+    return [
+        path
+        for path in sorted(PACKAGE_DIR.rglob("*.py"))
+        if launcher not in path.parents and "migrations" not in path.parts
+    ]
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    ids = set()
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                ids.add(id(body[0].value))
+    return ids
+
+
+def test_the_core_is_found_and_the_launcher_left_out() -> None:
+    modules = core_modules()
+    assert {"driftloop.config", "driftloop.serving.scoring", "driftloop.training.steps"} <= set(
+        modules
+    )
+    assert not [m for m in modules if m.startswith(LAUNCHER)]
 
 
 def test_core_imports_neither_airflow_nor_bentoml() -> None:
     code = (
         "import sys\n"
-        + "".join(f"import {m}\n" for m in CORE_MODULES)
-        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'airflow', 'bentoml'})\n"
+        + "".join(f"import {m}\n" for m in core_modules())
+        + f"bad = sorted(m for m in sys.modules if m.split('.')[0] in {set(FOREIGN)!r})\n"
         + "print(bad)\nsys.exit(1 if bad else 0)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def offences(path: Path) -> list[str]:
+    """What one module does that the core may not: imports, commands, modules, DAG ids."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            for name in names:
+                if name.split(".")[0] in (*FOREIGN, *PROCESS_MODULES, "bento"):
+                    found.append(f"{path.name}:{node.lineno} imports {name}")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) in docstrings:
+                continue
+            for pattern, what in NAMED:
+                if pattern.search(node.value):
+                    found.append(f"{path.name}:{node.lineno} names {what}: {node.value!r}")
+    return found
+
+
+def test_core_neither_starts_nor_names_airflow_or_bentoml() -> None:
+    found = [offence for path in core_files() for offence in offences(path)]
+    assert not found, "\n".join(found)
+
+
+def test_the_static_check_catches_each_kind_of_offence(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import subprocess\n"
+        "from bentoml import Service\n"
+        'SERVICE = "bento.service:DriftloopService"\n'
+        'subprocess.run(["airflow", "dags", "trigger", "driftloop_train"])\n'
+    )
+    found = "\n".join(offences(bad))
+    for expected in (
+        "imports subprocess",
+        "imports bentoml",
+        "a module of Airflow, BentoML or the service",
+        "a command of Airflow or BentoML",
+        "a DAG id",
+    ):
+        assert expected in found
 
 
 def test_telemetry_is_off_once_driftloop_is_imported() -> None:
@@ -56,7 +133,7 @@ def test_telemetry_is_off_once_driftloop_is_imported() -> None:
     )
     env = {
         k: v
-        for k, v in __import__("os").environ.items()
+        for k, v in os.environ.items()
         if k not in {"GX_ANALYTICS_ENABLED", "BENTOML_DO_NOT_TRACK", "WHYLOGS_NO_ANALYTICS"}
     }
     out = subprocess.run(

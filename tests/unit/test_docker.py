@@ -466,7 +466,7 @@ def test_probes_and_clients_use_the_ports_the_services_listen_on(
 def test_airflow_components_run_their_commands(
     raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
-    from driftloop.cli import build_parser
+    from driftloop.launcher.cli import build_parser
 
     airflow = _airflow_services(raw_compose, services)
     commands = {tuple(_words(service.get("command"))): name for name, service in airflow.items()}
@@ -553,7 +553,7 @@ def test_driftloop_variable_names_are_settings(
     raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
     names, open_prefixes = _settings_variables()
-    config_source = (REPO / "driftloop" / "config.py").read_text(encoding="utf-8")
+    config_source = (REPO / "driftloop" / "config" / "__init__.py").read_text(encoding="utf-8")
     for variable in DRIFTLOOP_PROCESS_VARIABLES:
         assert f'os.environ.get("{variable}"' in config_source, f"driftloop ignores {variable}"
     used = {key for service in services.values() for key in _env(service)}

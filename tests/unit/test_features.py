@@ -12,8 +12,8 @@ import pytest
 import xgboost
 
 from driftloop.exceptions import SchemaMismatch, TrainingError
-from driftloop.features import encode_records, labels, model_frame, split_assignment
 from driftloop.spec import DatasetSpec
+from driftloop.training.features import encode_records, labels, model_frame, split_assignment
 
 REGIONS = ["north", "south", "east", "west"]
 EMPLOYMENT = ["salaried", "self", "unemployed"]
@@ -230,7 +230,7 @@ def test_rows_without_an_id_split_by_content_stably() -> None:
 
 _SPLIT_SCRIPT = """
 import pandas as pd
-from driftloop.features import split_assignment
+from driftloop.training.features import split_assignment
 from driftloop.spec import DatasetSpec
 
 spec = DatasetSpec.model_validate({spec})

@@ -15,12 +15,8 @@ from driftloop.config import LakeFSSettings, Settings
 from driftloop.data.sources import Interval
 from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate_batches
 from driftloop.exceptions import EmptyBatch, ValidationFailed
-from driftloop.ingest import (
-    publish_batch,
-    read_quarantine_note,
-    stage_batch,
-    validate_batch,
-)
+from driftloop.ingest.quarantine import read_quarantine_note
+from driftloop.ingest.steps import publish_batch, stage_batch, validate_batch
 from driftloop.spec import load_spec
 from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn

@@ -8,8 +8,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
 from driftloop.config import get_settings
-from driftloop.monitoring.checks import reference_profile_for_training
 from driftloop.monitoring.profiles import profile_frame, write_profile
+from driftloop.monitoring.steps import reference_profile_for_training
 from driftloop.registry import Registry
 from driftloop.spec import load_spec
 from driftloop.versioning.base import VersionStore

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from driftloop.promotion import PromotionPolicy, decide
+from driftloop.config.promotion import PromotionPolicy
+from driftloop.promotion import decide
 from driftloop.training import Metrics
 
 POLICY = PromotionPolicy()

@@ -7,8 +7,8 @@ import pytest
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
 
 from driftloop.config import get_settings
-from driftloop.monitoring.checks import write_checkpoint
 from driftloop.monitoring.profiles import write_profile
+from driftloop.monitoring.steps import write_checkpoint
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
 from operators.sensors import NewProfileSensor

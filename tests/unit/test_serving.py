@@ -15,19 +15,13 @@ from bento.middleware import RequestGuard
 from driftloop.config import Settings
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
-from driftloop.features import model_frame
 from driftloop.registry import ModelVersion, Registry
-from driftloop.serving import (
-    ChampionLoader,
-    ChampionWatcher,
-    Coalescer,
-    ModelHandle,
-    encode,
-    open_champion,
-    predict,
-    request_model,
-)
+from driftloop.serving.contract import request_model
+from driftloop.serving.handle import ChampionLoader, ModelHandle, open_champion
+from driftloop.serving.scoring import Coalescer, encode, predict
+from driftloop.serving.watcher import ChampionWatcher
 from driftloop.spec import DatasetSpec, load_spec
+from driftloop.training.features import model_frame
 from tests.support.serving import START, make_settings, train_version
 
 
@@ -333,7 +327,7 @@ def test_guard_refuses_large_and_non_json_bodies() -> None:
 
 def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, rows) -> None:
     from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
-    from driftloop.serving_profiles import ServingProfiles
+    from driftloop.serving.profiles import ServingProfiles
 
     def served(handle, batch):
         records = _records(spec, batch)

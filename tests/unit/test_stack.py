@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.stack import AirflowStack, CeleryWorker, StackError, node_hostname
+from driftloop.launcher.stack import AirflowStack, CeleryWorker, StackError, node_hostname
 
 
 def test_celery_workers_without_a_broker_are_refused_by_name(

@@ -10,7 +10,8 @@ import pytest
 from driftloop.config import Settings
 from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
 from driftloop.registry import Registry
-from driftloop.train_steps import (
+from driftloop.training import TrainingParams
+from driftloop.training.steps import (
     decide_promotion,
     load_champion_model,
     promote_version,
@@ -18,7 +19,6 @@ from driftloop.train_steps import (
     reproduce_version,
     train_candidate,
 )
-from driftloop.training import TrainingParams
 from tests.support.seed import publish_days
 
 PARAMS = TrainingParams(num_boost_round=40)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
-from driftloop.features import labels, model_frame, split_assignment
 from driftloop.spec import DatasetSpec
 from driftloop.training import (
     Metrics,
@@ -25,6 +24,7 @@ from driftloop.training import (
     train_model,
     write_plots,
 )
+from driftloop.training.features import labels, model_frame, split_assignment
 from tests.unit.test_features import make_frame, make_spec
 
 PARAMS = TrainingParams(num_boost_round=150, early_stopping_rounds=15)

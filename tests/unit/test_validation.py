@@ -11,17 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from driftloop.data.conform import conform_frame
 from driftloop.exceptions import ConfigError, ValidationFailed
-from driftloop.inference import conform_frame, infer_spec
 from driftloop.spec import DatasetSpec, SourceSpec
-from driftloop.validation import (
-    ValidationReport,
-    build_suite,
-    load_suite,
-    raise_for_failures,
-    validate_frame,
-    write_suite,
-)
+from driftloop.spec.learn import infer_spec
+from driftloop.validation.messages import raise_for_failures
+from driftloop.validation.report import ValidationReport
+from driftloop.validation.runner import validate_frame
+from driftloop.validation.suites import build_suite, load_suite, write_suite
 
 
 def sample_frame(rows: int = 60) -> pd.DataFrame:

@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from driftloop.config import LakeFSSettings, Settings
+from driftloop.config.monitoring import MonitoringSettings
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.monitoring.profiles import profile_frame
-from driftloop.monitoring.settings import MonitoringSettings
 from driftloop.registry import Registry, VersionLineage
 from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore

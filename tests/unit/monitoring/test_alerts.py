@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from driftloop.config.monitoring import AlertSettings
 from driftloop.exceptions import AlertDeliveryError
 from driftloop.monitoring.alerts import Alert, send_alert
-from driftloop.monitoring.settings import AlertSettings
 
 ALERT = Alert(
     event="breaker_tripped",

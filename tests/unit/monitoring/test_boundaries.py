@@ -7,10 +7,10 @@ import sys
 
 MODULES = [
     "driftloop.monitoring",
-    "driftloop.monitoring.settings",
+    "driftloop.config.monitoring",
     "driftloop.monitoring.profiles",
     "driftloop.monitoring.drift",
-    "driftloop.monitoring.checks",
+    "driftloop.monitoring.steps",
     "driftloop.monitoring.guards",
     "driftloop.monitoring.alerts",
 ]

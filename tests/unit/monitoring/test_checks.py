@@ -5,16 +5,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from driftloop.config import Settings
+from driftloop.config.monitoring import DriftPolicy, MonitoringSettings
 from driftloop.data.sources import to_parquet_bytes
 from driftloop.exceptions import DriftCheckSkipped
-from driftloop.monitoring.checks import (
+from driftloop.monitoring.profiles import list_profiles, read_view, write_profile
+from driftloop.monitoring.steps import (
     profile_new_batches,
     read_checkpoint,
     reference_profile_for_training,
     run_drift_check,
 )
-from driftloop.monitoring.profiles import list_profiles, read_view, write_profile
-from driftloop.monitoring.settings import DriftPolicy, MonitoringSettings
 from driftloop.registry import Registry
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
@@ -222,7 +222,7 @@ def test_the_cli_check_prints_the_table_and_leaves_the_checkpoint(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import driftloop.drift_command as command
+    import driftloop.launcher.drift as command
 
     _champion_with_reference(registry, local_store, spec, settings)
     _record_batch(local_store, spec, "b2", income_shift_profile)

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from driftloop.config.monitoring import DriftPolicy, ThresholdOverride
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring.drift import DriftResult, FeatureDrift, score_drift, write_drift_report
-from driftloop.monitoring.settings import DriftPolicy, ThresholdOverride
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
 

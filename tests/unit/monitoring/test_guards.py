@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from driftloop.config.monitoring import GuardSettings
 from driftloop.monitoring.guards import RetrainGuard
-from driftloop.monitoring.settings import GuardSettings
 from tests.support.postgres import admin_url, temporary_schema
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)

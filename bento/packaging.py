@@ -23,8 +23,9 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bento.environment import bentoml_env, bentoml_home
 from driftloop.exceptions import NothingToCommit, ServingError
-from driftloop.serving import lineage_summary, serving_env
+from driftloop.serving.handle import lineage_summary
 from driftloop.spec import load_spec
 from driftloop.training.artifacts import check_schema_compatible, load_model
 
@@ -104,7 +105,7 @@ def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) 
         result = subprocess.run(
             command,
             cwd=settings.project_dir,
-            env=serving_env(settings),
+            env=bentoml_env(settings),
             capture_output=True,
             text=True,
             timeout=BUILD_TIMEOUT_SECONDS,
@@ -153,7 +154,7 @@ def publish_bento(settings: Settings, version: ModelVersion, store: VersionStore
         try:
             archive = bentoml.bentos.export_bento(tag, str(Path(tmp) / "bento.bento"))
         except bentoml.exceptions.NotFound as exc:
-            raise ServingError(f"Bento {tag} is not in {settings.bentoml_home}") from exc
+            raise ServingError(f"Bento {tag} is not in {bentoml_home(settings)}") from exc
         store.write_object(branch, path, Path(archive).read_bytes())
     try:
         store.commit(branch, f"Bento {tag}", {"bento": tag, "version": str(version.version)})
@@ -167,22 +168,22 @@ def _tag_version(version: ModelVersion) -> str:
 
 
 def _bentoml(settings: Settings) -> Any:
-    """Import BentoML with its home at ``settings.bentoml_home``.
+    """Import BentoML with its home at ``bentoml_home(settings)``.
 
     Raises:
         ServingError: this process already uses another BentoML home.
     """
-    home = settings.bentoml_home
-    os.environ["BENTOML_HOME"] = str(home)
-    import bentoml
-    from bentoml._internal.configuration.containers import BentoMLContainer
-
-    current = Path(BentoMLContainer.bentoml_home.get()).resolve()
-    if current != home.resolve():
+    home = str(bentoml_home(settings))
+    # BentoML reads its home once, when first used: a process that imported it under
+    # another home would put this version's model and Bento there.
+    if "bentoml" in sys.modules and os.environ.get("BENTOML_HOME") != home:
         raise ServingError(
-            f"BentoML already uses home {current} in this process, not {home}: "
-            "package from a fresh process"
+            f"BentoML already uses home {os.environ.get('BENTOML_HOME')} in this process, "
+            f"not {home}: package from a fresh process"
         )
+    os.environ["BENTOML_HOME"] = home
+    import bentoml
+
     return bentoml
 
 

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from driftloop.monitoring.profiles import ProfileRef
-    from driftloop.serving import ModelHandle, Prediction, RecordModel
+    from driftloop.serving.contract import Prediction, RecordModel
+    from driftloop.serving.handle import ModelHandle
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
 

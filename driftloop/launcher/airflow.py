@@ -15,8 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from driftloop import __version__
 from driftloop.config import Settings
 from driftloop.exceptions import ConfigError
+from driftloop.lineage import CODE_VERSION_ENV, code_version
+
+
+def airflow_home(settings: Settings) -> Path:
+    """Airflow's home under driftloop's, with its SQLite database, for the embedded default."""
+    return settings.home_dir / "airflow"
 
 
 def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[str, str]:
@@ -26,7 +33,7 @@ def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[s
     env.update(
         {
             "PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
-            "AIRFLOW_HOME": str(settings.airflow_home),
+            "AIRFLOW_HOME": str(airflow_home(settings)),
             "AIRFLOW__CORE__DAGS_FOLDER": str(settings.project_dir / "dags"),
             "AIRFLOW__CORE__PLUGINS_FOLDER": str(settings.project_dir / "plugins"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
@@ -40,10 +47,33 @@ def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[s
             "DRIFTLOOP_PROJECT_DIR": str(settings.project_dir),
         }
     )
+    env.setdefault(CODE_VERSION_ENV, stamped_code_version(settings.project_dir))
     env.setdefault(
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{settings.airflow_home / 'airflow.db'}"
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{airflow_home(settings) / 'airflow.db'}"
     )
     return env
+
+
+def stamped_code_version(project_dir: Path) -> str:
+    """``driftloop <version> git <commit>``, ``+dirty`` when tracked files differ from it."""
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(project_dir), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(project_dir), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return code_version(project_dir)
+    return f"driftloop {__version__} git {sha}{'+dirty' if dirty else ''}"
 
 
 def airflow_command() -> str:
@@ -62,7 +92,7 @@ def airflow_command() -> str:
 
 def ensure_airflow_db(settings: Settings) -> None:
     """Create or upgrade Airflow's metadata database (cheap when it is current)."""
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    airflow_home(settings).mkdir(parents=True, exist_ok=True)
     _run([airflow_command(), "db", "migrate"], settings)
 
 

@@ -17,13 +17,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types as pdtypes
 
+from driftloop.data.conform import as_text, is_missing, text_or_none
 from driftloop.exceptions import SchemaMismatch, TrainingError
 from driftloop.spec import DatasetSpec
 
-# Above 2**53 not every integer is a float, so such values keep their float spelling.
-_EXACT_INT_LIMIT = 2.0**53
 _FIELD_SEPARATOR = "\x1f"
 _MISSING_MARK = "\x00"
 
@@ -45,7 +43,7 @@ def model_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         if feature.kind == "numeric":
             columns[feature.name] = _as_float(values, feature.name)
         else:
-            columns[feature.name] = pd.Categorical(_as_text(values), categories=feature.categories)
+            columns[feature.name] = pd.Categorical(as_text(values), categories=feature.categories)
     return pd.DataFrame(columns, index=df.index)
 
 
@@ -60,7 +58,7 @@ def labels(df: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
         raise TrainingError(
             f"target column {spec.target!r} is missing; columns are {list(df.columns)}"
         )
-    text = _as_text(df[spec.target])
+    text = as_text(df[spec.target])
     missing = int(text.isna().sum())
     if missing:
         raise TrainingError(f"{missing} rows have no label in target column {spec.target!r}")
@@ -121,7 +119,7 @@ def split_assignment(
         raise ValueError("holdout_fraction + validation_fraction must leave rows to train on")
     if spec.id_column:
         _require_columns(df, [spec.id_column], what="id")
-        keys = [key.encode() for key in _as_text(df[spec.id_column]).fillna(_MISSING_MARK)]
+        keys = [key.encode() for key in as_text(df[spec.id_column]).fillna(_MISSING_MARK)]
     else:
         _require_columns(df, spec.columns, what="spec")
         keys = _row_content(df, spec)
@@ -153,60 +151,11 @@ def _as_float(values: pd.Series, name: str) -> np.ndarray:
         raise SchemaMismatch(f"numeric feature {name!r} holds non-numeric values: {exc}") from exc
 
 
-def _as_text(values: pd.Series) -> pd.Series:
-    """``values`` as canonical text (see ``_text``), missing values as None."""
-    if pdtypes.is_bool_dtype(values) or pdtypes.is_integer_dtype(values):
-        text = values.astype(str).astype(object)
-        text[values.isna()] = None
-        return text
-    if pdtypes.is_float_dtype(values):
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        # numpy's float64-to-str is the shortest round-trip spelling, like ``repr``.
-        text = numbers.astype(str).astype(object)
-        whole = np.isfinite(numbers) & (np.floor(numbers) == numbers)
-        whole &= np.abs(numbers) < _EXACT_INT_LIMIT
-        text[whole] = numbers[whole].astype(np.int64).astype(str)
-        text[np.isnan(numbers)] = None
-        return pd.Series(text, index=values.index, dtype=object)
-    # Object and string columns repeat few distinct values: convert each one once.
-    distinct = pd.unique(values)
-    mapping = {value: _text(value) for value in distinct if not _is_missing(value)}
-    return values.map(mapping).astype(object).where(values.notna(), None)
-
-
-def _text(value: Any) -> str | None:
-    """Canonical text of one value, or ``None`` when it is missing."""
-    return None if _is_missing(value) else canonical_text(value)
-
-
-def canonical_text(value: Any) -> str:
-    """How a label or category is written: whole floats drop ``.0``, bools are True/False.
-
-    Inference, validation, training and serving all compare categories through this, so
-    ``3``, ``3.0`` and ``"3"`` are one category everywhere.
-    """
-    if isinstance(value, bool | np.bool_):
-        return "True" if value else "False"
-    if isinstance(value, float | np.floating):
-        number = float(value)
-        whole = number.is_integer() and abs(number) < _EXACT_INT_LIMIT
-        return str(int(number)) if whole else repr(number)
-    if isinstance(value, np.integer):
-        return str(int(value))
-    return str(value)
-
-
-def _is_missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float | np.floating) and math.isnan(value)
-
-
 def _value_encoder(name: str, categories: list[str] | None) -> Callable[[Any], float]:
     if categories is None:
 
         def encode_number(value: Any) -> float:
-            if _is_missing(value):
+            if is_missing(value):
                 return math.nan
             try:
                 return float(value)
@@ -219,7 +168,7 @@ def _value_encoder(name: str, categories: list[str] | None) -> Callable[[Any], f
     codes = {category: float(code) for code, category in enumerate(categories)}
 
     def encode_category(value: Any) -> float:
-        text = _text(value)
+        text = text_or_none(value)
         return math.nan if text is None else codes.get(text, math.nan)
 
     return encode_category
@@ -239,7 +188,7 @@ def _row_content(df: pd.DataFrame, spec: DatasetSpec) -> list[bytes]:
     numbers[np.isnan(numbers)] = np.nan  # one NaN bit pattern
     packed = np.ascontiguousarray(numbers, dtype="<f8").view(np.uint8).reshape(len(df), -1)
     texts = [
-        _as_text(df[column]).fillna(_MISSING_MARK).tolist()
+        as_text(df[column]).fillna(_MISSING_MARK).tolist()
         for column in spec.columns
         if column not in numeric
     ]

@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from driftloop.config import Settings
-from driftloop.stack import AirflowStack, StackError
+from driftloop.launcher.service import start_service
+from driftloop.launcher.stack import AirflowStack, StackError
 
 INGEST, TRAIN, MONITOR = "driftloop_ingest", "driftloop_train", "driftloop_drift_monitor"
 START = date(2026, 1, 1)
@@ -91,44 +91,6 @@ def train(stack: AirflowStack, reason: str, say: Callable[[str], None], **overri
     )
     say(f"train ({reason}): {verdict}")
     return verdict
-
-
-def start_service(settings: Settings) -> subprocess.Popen[bytes]:
-    """``bentoml serve`` of the champion on 127.0.0.1, in its own process group."""
-    from driftloop.serving import SERVICE, serving_env
-
-    log = settings.home_dir / "serving.log"
-    command = [
-        sys.executable,
-        "-m",
-        "bentoml",
-        "serve",
-        SERVICE,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(settings.serving_port),
-    ]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            command,
-            cwd=settings.project_dir,
-            env=serving_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StackError(f"the service exited; see {log}")
-        try:
-            if http(settings, "GET", "/readyz")[0] == 200:
-                return process
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise StackError(f"the service was not ready in 120 s; see {log}")
 
 
 def http(settings: Settings, method: str, path: str, body: object = None) -> tuple[int, Any]:

@@ -29,7 +29,7 @@ from typing import Any
 
 from driftloop.config import Settings
 from driftloop.exceptions import DriftloopError
-from driftloop.orchestration import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_command, airflow_env, airflow_home, ensure_airflow_db
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINISHED = {"success", "failed"}
@@ -106,7 +106,7 @@ class AirflowStack:
     @property
     def pid_file(self) -> Path:
         """Where ``make up`` records the stack's process ids for ``make down``."""
-        return self.settings.airflow_home / "stack.pids"
+        return airflow_home(self.settings) / "stack.pids"
 
     def start(self, *, timeout: float = 240) -> AirflowStack:
         """Start every component and wait until the api-server reports them healthy.
@@ -146,7 +146,7 @@ class AirflowStack:
         return self
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        logs = self.settings.airflow_home / "logs"
+        logs = airflow_home(self.settings) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with (logs / f"{name}.log").open("ab") as log:
             self.processes[name] = subprocess.Popen(
@@ -269,7 +269,7 @@ class AirflowStack:
         self.stop()
         raise StackError(
             f"Airflow was not healthy within {timeout}s (last health: {last}); "
-            f"logs in {self.settings.airflow_home / 'logs'}"
+            f"logs in {airflow_home(self.settings) / 'logs'}"
         )
 
     def _wait_for_workers(self, env: dict[str, str], timeout: float) -> None:
@@ -293,13 +293,13 @@ class AirflowStack:
             if process.poll() is not None:
                 raise StackError(
                     f"airflow {name} exited with code {process.returncode}; see "
-                    f"{self.settings.airflow_home / 'logs' / f'{name}.log'}"
+                    f"{airflow_home(self.settings) / 'logs' / f'{name}.log'}"
                 )
 
 
 def stop_recorded_stack(settings: Settings) -> bool:
     """Stop a stack started by ``make up`` (from its pid file); say whether one was running."""
-    pid_file = settings.airflow_home / "stack.pids"
+    pid_file = airflow_home(settings) / "stack.pids"
     if not pid_file.exists():
         return False
     for pid in json.loads(pid_file.read_text(encoding="utf-8")).values():
@@ -322,9 +322,9 @@ def _ping_answers(output: str) -> set[str]:
 
 def _local_secret(settings: Settings, name: str) -> str:
     """A random secret kept in Airflow's home, made once and shared by every component."""
-    path = settings.airflow_home / name
+    path = airflow_home(settings) / name
     if not path.exists():
-        settings.airflow_home.mkdir(parents=True, exist_ok=True)
+        airflow_home(settings).mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()

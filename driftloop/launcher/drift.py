@@ -12,7 +12,7 @@ def drift_check(settings: Settings, *, against: int | None) -> int:
     there is nothing to judge. The monitor's checkpoint is left where it is.
     """
     from driftloop.exceptions import DriftCheckSkipped
-    from driftloop.monitoring.checks import check_drift, read_checkpoint
+    from driftloop.monitoring.steps import check_drift, read_checkpoint
     from driftloop.registry import Registry
     from driftloop.spec import load_spec
     from driftloop.versioning.factory import open_store

@@ -10,16 +10,16 @@ import json
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel
 
 from driftloop.config import Settings
+from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
 from driftloop.exceptions import NothingToCommit, TrainingError, VersionNotFound
-from driftloop.features import split_assignment
 from driftloop.lineage import code_version
-from driftloop.promotion import Decision, PromotionPolicy, decide
+from driftloop.promotion import Decision, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage
 from driftloop.spec import DatasetSpec
 from driftloop.training import (
@@ -33,10 +33,8 @@ from driftloop.training import (
     train_model,
     write_plots,
 )
+from driftloop.training.features import split_assignment
 from driftloop.versioning.base import VersionStore
-
-PromotionMode = Literal["auto", "require_approval", "never"]
-CHAMPION = "champion"
 
 
 class Candidate(BaseModel):
@@ -114,7 +112,7 @@ def train_candidate(
         booster = load_champion_model(store, champion)
         champion_metrics = evaluate(booster, holdout, spec, threshold=params.threshold)
 
-    from driftloop.monitoring.checks import reference_profile_for_training
+    from driftloop.monitoring.steps import reference_profile_for_training
 
     reference = reference_profile_for_training(store, spec, frame, settings=settings)
     folder = run_folder(spec, run_key)

@@ -1,8 +1,7 @@
-"""Infer a dataset spec from a sample table, and put batches into the spec's label form.
+"""Learn a dataset spec from a sample table: each column's kind, dtype, categories and labels.
 
-Categorical values and target labels are strings in the spec; :func:`as_labels` is the one
-rule that turns raw values (ints, integer-valued floats, bools, text) into those strings, used
-both when inferring a spec and by :func:`conform_frame` on every batch.
+Values are spelled as the spec stores them through :func:`driftloop.data.conform.as_labels`,
+the same rule every batch is conformed with.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pydantic import ValidationError
 
+from driftloop.data.conform import as_labels
 from driftloop.exceptions import SpecError
-from driftloop.features import canonical_text
 from driftloop.spec import DatasetSpec, Feature, SourceSpec
 
 #: Most distinct values a text column may have and still be inferred as categorical.
@@ -79,41 +78,6 @@ _ISO_DATETIME = (
     r"\d{4}-\d{2}-\d{2}"
     r"(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
-
-
-def as_labels(values: pd.Series) -> pd.Series:
-    """Turn raw values into the string labels the spec uses for categories and targets.
-
-    Integer-valued numbers lose their fraction (``1.0`` becomes ``"1"``, so an int column that
-    picked up a NaN keeps its labels), bools become ``"True"``/``"False"``, text is unchanged,
-    nulls stay null. The result has pandas' ``string`` dtype, which GX type-checks per column
-    rather than per value.
-    """
-    # Columns repeat few distinct values: spell each one once.
-    mapping = {value: canonical_text(value) for value in pd.unique(values.dropna())}
-    return values.map(mapping).astype("string")
-
-
-def conform_frame(df: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
-    """Return a copy of ``df`` with categorical features and the target as string labels.
-
-    Apply it to a batch before publishing and validating it: the spec stores categoricals and
-    target labels as strings, while CSV readers hand back int codes and 0/1 targets. Numeric,
-    id and event-time columns are left alone so that validation still sees their raw types,
-    and columns the batch lacks are skipped (validation reports them).
-    """
-    labelled = {f.name for f in spec.features if f.kind == "categorical"} | {spec.target}
-    # Built anew rather than assigned column by column: a fragmented frame makes every later
-    # pandas operation (and GX runs many) consolidate it again, twice as slow at 1M rows.
-    # Keyed by position and built from arrays, so repeated column names and index labels
-    # survive as they are for validation to see.
-    arrays = {
-        position: (as_labels(values) if name in labelled else values).array
-        for position, (name, values) in enumerate(df.items())
-    }
-    out = pd.DataFrame(arrays, index=df.index)
-    out.columns = df.columns
-    return out
 
 
 def infer_spec(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from driftloop.config import Settings
 from driftloop.exceptions import DriftloopError, ObjectNotFound, RefNotFound, RepositoryNotFound
-from driftloop.orchestration import ensure_airflow_db, run_dag_once
+from driftloop.launcher.airflow import ensure_airflow_db, run_dag_once
 
 
 def ingest_file(settings: Settings, path: Path) -> int:
@@ -15,7 +15,8 @@ def ingest_file(settings: Settings, path: Path) -> int:
 
     Returns the process exit code: 0 when published, 1 otherwise.
     """
-    from driftloop.ingest import data_path, file_batch_key, ingest_branch, read_quarantine_note
+    from driftloop.ingest.batch import data_path, file_batch_key, ingest_branch
+    from driftloop.ingest.quarantine import read_quarantine_note
     from driftloop.spec import load_spec
     from driftloop.versioning.factory import open_store
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from driftloop.config.promotion import CHAMPION
 from driftloop.exceptions import DriftCheckSkipped, ObjectNotFound, RefNotFound, RepositoryNotFound
 from driftloop.monitoring.drift import DriftResult, score_drift, write_drift_report
 from driftloop.monitoring.profiles import (
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
     from driftloop.registry import Registry
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
-
-CHAMPION = "champion"
 
 
 class Checkpoint(BaseModel):

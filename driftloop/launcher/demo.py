@@ -1,7 +1,7 @@
 """``make demo``: the whole closed loop on embedded defaults, narrated as it goes.
 
 Starts real Airflow components (scheduler, dag-processor, triggerer, api-server; LocalExecutor
-on SQLite), then :func:`driftloop.loop.run_loop`: ingest good batches and a bad one
+on SQLite), then :func:`driftloop.launcher.loop.run_loop`: ingest good batches and a bad one
 (quarantined), train a champion and a weak challenger (kept out, with the reason), serve the
 champion over HTTP, let drifted batches arrive, and watch the drift monitor trigger retraining
 and the service switch models. Ends with a summary and exit code 0 when the loop closed.
@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from driftloop.config import Settings, get_settings
-from driftloop.loop import run_loop
-from driftloop.stack import AirflowStack
+from driftloop.launcher.loop import run_loop
+from driftloop.launcher.stack import AirflowStack
 
 GOOD_DAYS = 4
 ROWS_PER_DAY = 3000

@@ -7,14 +7,10 @@ object and, once published, no second commit on ``main``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from string import Template
-
-import pandas as pd
 
 from driftloop.config import Settings
 from driftloop.data.sources import (
@@ -22,72 +18,23 @@ from driftloop.data.sources import (
     Interval,
     open_source,
     read_parquet_bytes,
-    to_parquet_bytes,
 )
 from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound, ValidationFailed
-from driftloop.inference import conform_frame
+from driftloop.ingest.batch import (
+    StagedBatch,
+    batch_bytes,
+    batch_key,
+    data_path,
+    ingest_branch,
+    quarantine_path,
+)
+from driftloop.ingest.quarantine import quarantine_batch
 from driftloop.lineage import code_version
 from driftloop.spec import DatasetSpec, SourceSpec
-from driftloop.validation import ValidationReport, raise_for_failures, validate_frame
+from driftloop.validation.messages import raise_for_failures
+from driftloop.validation.report import ValidationReport
+from driftloop.validation.runner import validate_frame
 from driftloop.versioning.base import VersionStore
-
-QUARANTINE_PREFIX = "quarantine/"
-
-
-@dataclass(frozen=True)
-class StagedBatch:
-    """A batch committed on its ingest branch, waiting for validation."""
-
-    key: str
-    branch: str
-    path: str
-    commit_id: str
-    rows: int
-    source: str
-    interval_start: str | None = None
-    interval_end: str | None = None
-
-    def to_dict(self) -> dict[str, str | int | None]:
-        """JSON-safe form, small enough for XCom."""
-        return asdict(self)
-
-
-def batch_key(*, interval: Interval | None = None, file_bytes: bytes | None = None) -> str:
-    """Stable name of a batch: its interval start, or a content hash for a single file."""
-    if interval is not None:
-        return interval.start.strftime("%Y-%m-%dT%H%MZ")
-    if file_bytes is None:
-        raise ValueError("a batch is keyed by an interval or by a file's content")
-    return "file-" + hashlib.sha256(file_bytes).hexdigest()[:12]
-
-
-def ingest_branch(key: str) -> str:
-    """The branch a batch is staged on (lakeFS branch ids allow no ``/``)."""
-    return f"ingest-{key}"
-
-
-def data_path(spec: DatasetSpec, key: str) -> str:
-    """Where a batch lives in the repository."""
-    return f"data/{spec.name}/{key}.parquet"
-
-
-def quarantine_path(key: str) -> str:
-    """Where the reasons for rejecting a batch are kept on its branch."""
-    return f"{QUARANTINE_PREFIX}{key}.json"
-
-
-def batch_bytes(frame: pd.DataFrame, spec: DatasetSpec) -> bytes:
-    """The Parquet a batch is stored as: labels conformed to the spec, deterministic bytes."""
-    return to_parquet_bytes(conform_frame(frame, spec))
-
-
-def file_batch_key(path: str, spec: DatasetSpec) -> str:
-    """The batch key ``stage_batch`` gives to one file.
-
-    Raises:
-        DataSourceError: the file cannot be read.
-    """
-    return batch_key(file_bytes=batch_bytes(FileSource(path).read(None), spec))
 
 
 def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
@@ -200,7 +147,7 @@ def validate_batch(
     try:
         raise_for_failures(report, source=batch.source)
     except ValidationFailed as failed:
-        _quarantine(store, batch, failed)
+        quarantine_batch(store, batch, failed)
         raise
     return report
 
@@ -245,54 +192,3 @@ def _delete_if_present(store: VersionStore, branch: str, path: str) -> None:
         store.delete_object(branch, path)
     except ObjectNotFound:
         pass
-
-
-def _quarantine(store: VersionStore, batch: StagedBatch, failed: ValidationFailed) -> None:
-    """Commit the reasons, GX's result and its Data Docs page on the batch's branch.
-
-    The result and the page are copied into the store, so they outlive the worker that
-    validated the batch; ``result_path`` and ``docs_path`` name that worker's copies.
-    """
-    note = {
-        "batch": batch.key,
-        "source": batch.source,
-        "staged_commit": batch.commit_id,
-        "message": str(failed),
-        "statistics": failed.statistics,
-        "failures": failed.failures,
-        "result_path": failed.result_path,
-        "docs_path": failed.docs_path,
-        "result_object": f"{QUARANTINE_PREFIX}{batch.key}.gx.json",
-        "docs_object": f"{QUARANTINE_PREFIX}{batch.key}.html",
-    }
-    body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
-    if _same_verdict(store, batch, json.loads(body)):
-        return
-    copies = ((failed.result_path, note["result_object"]), (failed.docs_path, note["docs_object"]))
-    for local, stored in copies:
-        if local and Path(local).is_file():
-            store.write_object(batch.branch, stored, Path(local).read_bytes())
-    store.write_object(batch.branch, quarantine_path(batch.key), body)
-    try:
-        store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})
-    except NothingToCommit:
-        pass
-
-
-def _same_verdict(store: VersionStore, batch: StagedBatch, note: dict[str, object]) -> bool:
-    """Whether the branch already records this verdict (paths and commit ids change per run)."""
-    try:
-        previous = json.loads(store.read_object(batch.branch, quarantine_path(batch.key)))
-    except ObjectNotFound:
-        return False
-    return all(previous.get(k) == note[k] for k in ("batch", "source", "statistics", "failures"))
-
-
-def read_quarantine_note(store: VersionStore, key: str) -> dict[str, object]:
-    """The reasons a batch was quarantined, read from its branch.
-
-    Raises:
-        RefNotFound: the batch has no branch.
-        ObjectNotFound: the batch was not quarantined.
-    """
-    return json.loads(store.read_object(ingest_branch(key), quarantine_path(key)))

@@ -10,13 +10,14 @@ from pathlib import Path
 
 from driftloop.config import Settings, get_settings
 from driftloop.exceptions import DriftloopError
+from driftloop.launcher.airflow import airflow_home
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.data.sources import read_file
-    from driftloop.inference import infer_spec
     from driftloop.spec import SourceSpec, save_spec
-    from driftloop.validation import build_suite, write_suite
+    from driftloop.spec.learn import infer_spec
+    from driftloop.validation.suites import build_suite, write_suite
 
     name = args.name or settings.dataset
     spec_path = settings.expectations_dir / f"{name}.yaml"
@@ -76,7 +77,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.runs import ingest_file
+    from driftloop.launcher.runs import ingest_file
 
     return ingest_file(settings, Path(args.path))
 
@@ -106,19 +107,19 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.serving import serve
+    from driftloop.launcher.service import serve
 
     return serve(settings, args.port, bento=args.bento)
 
 
 def _drift(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.drift_command import drift_check
+    from driftloop.launcher.drift import drift_check
 
     return drift_check(settings, against=args.against)
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.stack import AirflowStack
+    from driftloop.launcher.stack import AirflowStack
 
     stack = AirflowStack(settings).start()
     stack.wait_for_dags(*DAG_IDS)
@@ -126,14 +127,14 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
         stack.unpause(dag_id)
     print(f"Airflow UI: {stack.base_url} (no login: bound to 127.0.0.1)")
     if _has_champion(settings):
-        from driftloop.loop import start_service
+        from driftloop.launcher.service import start_service
 
         service = start_service(settings)
         stack.record_pid("service", service.pid)
         print(f"endpoint: http://127.0.0.1:{settings.serving_port}/predict (the champion)")
     else:
         print("no champion yet: train one (`driftloop train`), then `driftloop serve`")
-    print(f"logs: {settings.airflow_home / 'logs'}; stop with `make down`")
+    print(f"logs: {airflow_home(settings) / 'logs'}; stop with `make down`")
     return 0
 
 
@@ -162,7 +163,7 @@ def _registry_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _down(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.stack import stop_recorded_stack
+    from driftloop.launcher.stack import stop_recorded_stack
 
     print("stopped" if stop_recorded_stack(settings) else "no stack was running")
     return 0

@@ -26,9 +26,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from driftloop.config.monitoring import MonitoringSettings
+from driftloop.config.promotion import PromotionPolicy
 from driftloop.exceptions import ConfigError
-from driftloop.monitoring.settings import MonitoringSettings
-from driftloop.promotion import PromotionPolicy
 
 
 class LakeFSSettings(BaseModel):
@@ -150,11 +150,6 @@ class Settings(BaseSettings):
         return self.expectations_dir / f"{self.dataset}.json"
 
     @property
-    def airflow_home(self) -> Path:
-        """Airflow's home, with its SQLite database, for the embedded default."""
-        return self.home_dir / "airflow"
-
-    @property
     def versioning_dir(self) -> Path:
         """Root of the ``local`` versioning backend."""
         return self.home_dir / "versioning"
@@ -163,11 +158,6 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Validation results, Data Docs, drift reports."""
         return self.home_dir / "reports"
-
-    @property
-    def bentoml_home(self) -> Path:
-        """BentoML's home (models and bentos)."""
-        return self.home_dir / "bentoml"
 
     @property
     def landing_dir(self) -> Path:

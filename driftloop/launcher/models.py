@@ -33,7 +33,7 @@ def _model(settings: Settings) -> str:
 
 def train(settings: Settings, *, reason: str, data_ref: str, mode: str) -> int:
     """Run ``driftloop_train`` through Airflow; print the version and the promotion decision."""
-    from driftloop.orchestration import ensure_airflow_db, run_dag_once
+    from driftloop.launcher.airflow import ensure_airflow_db, run_dag_once
 
     ensure_airflow_db(settings)
     conf = {"reason": reason, "data_ref": data_ref, "promotion_mode": mode}
@@ -119,7 +119,7 @@ def rollback(settings: Settings, *, reason: str) -> int:
 def reproduce(settings: Settings, version: int) -> int:
     """Retrain a version from its lineage; exit 0 only when the model file is byte-identical."""
     from driftloop.spec import load_spec
-    from driftloop.train_steps import reproduce_version
+    from driftloop.training.steps import reproduce_version
     from driftloop.versioning.factory import open_store
 
     spec = load_spec(settings.dataset_spec_path)

@@ -1,0 +1,65 @@
+"""A rejected batch stays on its branch with the reasons committed next to it.
+
+The note, GX's result and its Data Docs page are committed on ``ingest-<batch>``, so they
+outlive the worker that validated the batch and anyone can read them from the store.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from driftloop.exceptions import NothingToCommit, ObjectNotFound, ValidationFailed
+from driftloop.ingest.batch import QUARANTINE_PREFIX, StagedBatch, ingest_branch, quarantine_path
+from driftloop.versioning.base import VersionStore
+
+
+def quarantine_batch(store: VersionStore, batch: StagedBatch, failed: ValidationFailed) -> None:
+    """Commit the reasons, GX's result and its Data Docs page on the batch's branch.
+
+    The result and the page are copied into the store, so they outlive the worker that
+    validated the batch; ``result_path`` and ``docs_path`` name that worker's copies.
+    """
+    note = {
+        "batch": batch.key,
+        "source": batch.source,
+        "staged_commit": batch.commit_id,
+        "message": str(failed),
+        "statistics": failed.statistics,
+        "failures": failed.failures,
+        "result_path": failed.result_path,
+        "docs_path": failed.docs_path,
+        "result_object": f"{QUARANTINE_PREFIX}{batch.key}.gx.json",
+        "docs_object": f"{QUARANTINE_PREFIX}{batch.key}.html",
+    }
+    body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
+    if _same_verdict(store, batch, json.loads(body)):
+        return
+    copies = ((failed.result_path, note["result_object"]), (failed.docs_path, note["docs_object"]))
+    for local, stored in copies:
+        if local and Path(local).is_file():
+            store.write_object(batch.branch, stored, Path(local).read_bytes())
+    store.write_object(batch.branch, quarantine_path(batch.key), body)
+    try:
+        store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})
+    except NothingToCommit:
+        pass
+
+
+def _same_verdict(store: VersionStore, batch: StagedBatch, note: dict[str, object]) -> bool:
+    """Whether the branch already records this verdict (paths and commit ids change per run)."""
+    try:
+        previous = json.loads(store.read_object(batch.branch, quarantine_path(batch.key)))
+    except ObjectNotFound:
+        return False
+    return all(previous.get(k) == note[k] for k in ("batch", "source", "statistics", "failures"))
+
+
+def read_quarantine_note(store: VersionStore, key: str) -> dict[str, object]:
+    """The reasons a batch was quarantined, read from its branch.
+
+    Raises:
+        RefNotFound: the batch has no branch.
+        ObjectNotFound: the batch was not quarantined.
+    """
+    return json.loads(store.read_object(ingest_branch(key), quarantine_path(key)))

@@ -1,0 +1,236 @@
+"""Validate a whole batch with its GX suite in one call, and keep the result and Data Docs.
+
+GX is imported inside the functions that need it: importing it costs seconds, and most
+callers (the CLI, DAG parsing) never validate anything.
+
+Validation uses a GX file context under ``reports_dir / "gx"``: the data source ``driftloop``
+(pandas) with one dataframe asset per dataset, a copy of the suite file, the stored
+validation results (``gx/uncommitted/validations``) and the Data Docs site
+(``gx/uncommitted/data_docs/local_site``). The context is a cache of the suite file and a
+record of runs, so it lives with the reports, not in git.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import pandas as pd
+
+from driftloop.exceptions import ConfigError
+from driftloop.spec import DatasetSpec
+from driftloop.validation.messages import describe_failures
+from driftloop.validation.report import ValidationReport
+from driftloop.validation.suites import load_suite
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuite
+    from great_expectations.data_context import FileDataContext
+_DATASOURCE = "driftloop"
+_BATCH_DEFINITION = "whole dataframe"
+_RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 20}
+
+
+def validate_frame(
+    df: pd.DataFrame,
+    *,
+    spec: DatasetSpec,
+    suite_path: Path,
+    reports_dir: Path,
+    run_name: str,
+    batch_label: str,
+) -> ValidationReport:
+    """Validate ``df`` against the suite in one GX call and keep the result and its Data Docs.
+
+    Categorical values and target labels are checked as strings: pass batches through
+    :func:`driftloop.inference.conform_frame` first. Bad data never raises here; it gives a
+    failed report (call :func:`raise_for_failures` to stop on it). Validating again under the
+    same ``run_name`` replaces that run's result and page.
+
+    Args:
+        df: The batch.
+        spec: Its dataset spec.
+        suite_path: The suite file (see :func:`build_suite`).
+        reports_dir: Where the GX context, Data Docs and ``validations/<run_name>.json`` go.
+        run_name: Names this run (e.g. the Airflow run id); one result is kept per name.
+        batch_label: Says which batch this is (e.g. branch and path); shown in Data Docs.
+
+    Raises:
+        ConfigError: the suite file is missing or invalid, belongs to another dataset, or
+            ``run_name`` cannot name a file.
+
+    """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    _check_run_name(run_name)
+    suite_dict = load_suite(suite_path)
+    if suite_dict["name"] != spec.name:
+        raise ConfigError(
+            f"expectation suite {suite_path} is for dataset {suite_dict['name']!r}, "
+            f"not {spec.name!r}"
+        )
+    wanted = _gx_suite(suite_dict, suite_path)
+    context = _context(reports_dir)
+    suite = _sync_suite(context, wanted)
+    _forget_run(context, spec.name, run_name)
+
+    batch = _batch_definition(context, spec.name).get_batch(batch_parameters={"dataframe": df})
+    result = batch.validate(suite, result_format=_RESULT_FORMAT)
+    _release_batch(batch)
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.datetime.now(datetime.UTC))
+    result.meta["run_id"] = run_id
+    result.meta.setdefault("batch_markers", {})["batch_label"] = batch_label
+
+    key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=spec.name), run_id, batch.id)
+    context.validation_results_store.set(key, result)
+    context.build_data_docs(resource_identifiers=[key])
+    docs_path = _docs_page(context, key)
+
+    result_path = reports_dir / "validations" / f"{run_name}.json"
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str)
+    result_path.write_text(text + "\n", encoding="utf-8")
+
+    return ValidationReport(
+        success=bool(result.success),
+        statistics=dict(result.statistics),
+        failures=describe_failures(result, suite, df, spec),
+        result_path=result_path,
+        docs_path=docs_path,
+        rows=len(df),
+    )
+
+
+def _check_run_name(run_name: str) -> None:
+    if (
+        run_name in {"", ".", ".."}
+        or any(c in run_name for c in "/\\")
+        or not run_name.isprintable()
+    ):
+        raise ConfigError(f"run name {run_name!r} cannot name a file")
+
+
+def _gx_suite(suite: dict[str, Any], path: Path) -> ExpectationSuite:
+    import great_expectations as gx
+    from great_expectations.exceptions import GreatExpectationsError
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    # Built one by one because ExpectationSuite(...) only logs and drops invalid ones.
+    expectations = []
+    for number, item in enumerate(suite["expectations"], start=1):
+        try:
+            configuration = ExpectationConfiguration(
+                type=item["type"], kwargs=item["kwargs"], meta=item.get("meta") or {}
+            )
+            expectations.append(configuration.to_domain_obj())
+        except (GreatExpectationsError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"expectation suite {path}: expectation {number} ({item['type']}) is invalid: {exc}"
+            ) from exc
+    return gx.ExpectationSuite(
+        name=suite["name"], expectations=expectations, meta=suite.get("meta") or None
+    )
+
+
+def _context(reports_dir: Path) -> FileDataContext:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=reports_dir)
+    bars = context.variables.progress_bars
+    globally = bars.get("globally") if isinstance(bars, dict) else getattr(bars, "globally", None)
+    if globally is not False:
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        context.variables.save()
+    return context
+
+
+def _sync_suite(context: FileDataContext, wanted: ExpectationSuite) -> ExpectationSuite:
+    """Get the context's copy of the suite, replacing it only when the file changed."""
+    from great_expectations.exceptions import DataContextError
+
+    try:
+        stored = context.suites.get(wanted.name)
+    except DataContextError:
+        return context.suites.add(wanted)
+    if _without_ids(stored.to_json_dict()) == _without_ids(wanted.to_json_dict()):
+        return stored
+    context.suites.delete(wanted.name)
+    return context.suites.add(wanted)
+
+
+def _without_ids(suite: dict[str, Any]) -> dict[str, Any]:
+    expectations = [{k: v for k, v in e.items() if k != "id"} for e in suite["expectations"]]
+    return {**suite, "id": None, "expectations": expectations}
+
+
+def _batch_definition(context: FileDataContext, dataset: str) -> Any:
+    try:
+        source = context.data_sources.get(_DATASOURCE)
+    except KeyError:
+        source = context.data_sources.add_pandas(_DATASOURCE)
+    try:
+        asset = source.get_asset(dataset)
+    except LookupError:
+        asset = source.add_dataframe_asset(dataset)
+    try:
+        return asset.get_batch_definition(_BATCH_DEFINITION)
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe(_BATCH_DEFINITION)
+
+
+def _release_batch(batch: Any) -> None:
+    """Drop the execution engine's hold on the batch's frame.
+
+    GX keeps every loaded batch in its execution engine, which the context (a process-wide
+    singleton) keeps alive after validation; in a process that runs several tasks (``airflow
+    dags test``, the CLI) the frame would outlive the task: 1.4 GB at 5M rows.
+    """
+    manager = batch.data.execution_engine.batch_manager
+    manager.batch_data_cache.pop(batch.id, None)
+    manager.reset_batch_cache()
+
+
+def _forget_run(context: FileDataContext, dataset: str, run_name: str) -> None:
+    """Remove earlier results and pages of this run, so a rerun replaces rather than adds."""
+    backend = context.validation_results_store.store_backend
+    results_root = Path(backend.full_base_directory)
+    site_roots = {
+        site["site_name"]: _url_path(site["site_url"]).parent
+        for site in context.get_docs_sites_urls()
+    }
+    for key in context.validation_results_store.list_keys():
+        if key.expectation_suite_identifier.name != dataset or key.run_id.run_name != run_name:
+            continue
+        _remove(_url_path(backend.get_url_for_key(key.to_tuple())), results_root)
+        for site in context.get_docs_sites_urls(resource_identifier=key, only_if_exists=False):
+            _remove(_url_path(site["site_url"]), site_roots[site["site_name"]])
+
+
+def _remove(path: Path, root: Path) -> None:
+    """Delete a file and the folders that it leaves empty below ``root``."""
+    # GX's own store cleanup leaves the empty folders behind.
+    path.unlink(missing_ok=True)
+    folder = path.parent
+    while root in folder.parents and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
+
+
+def _docs_page(context: FileDataContext, key: Any) -> Path:
+    sites = context.get_docs_sites_urls(resource_identifier=key)
+    return _url_path(sites[0]["site_url"])
+
+
+def _url_path(url: str) -> Path:
+    return Path(unquote(urlparse(url).path))
