@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 
 class DriftloopError(Exception):
@@ -60,29 +59,6 @@ class MergeConflict(VersioningError):
     def __init__(self, message: str, paths: list[str] | None = None) -> None:
         super().__init__(message)
         self.paths = paths or []
-
-
-class ValidationFailed(DriftloopError):
-    """A batch failed its expectation suite.
-
-    Carries the statistics, the failed expectations and where the full result
-    and its Data Docs page were written.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        statistics: dict[str, Any],
-        failures: list[dict[str, Any]],
-        result_path: str | None = None,
-        docs_path: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.statistics = statistics
-        self.failures = failures
-        self.result_path = result_path
-        self.docs_path = docs_path
 
 
 # --- Training, artifacts and promotion (driftloop.training.features, driftloop.training) ---

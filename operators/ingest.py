@@ -99,29 +99,28 @@ class ValidateBatchOperator(BaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate; return the validation statistics and report paths."""
-        from driftloop.exceptions import ValidationFailed
         from driftloop.ingest.batch import StagedBatch
         from driftloop.ingest.steps import validate_batch
 
         settings, spec = _settings_and_spec()
         batch = StagedBatch(**self.batch)
         store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
-        try:
-            report = validate_batch(store, spec, batch, settings=settings)
-        except ValidationFailed as failed:
+        report = validate_batch(store, spec, batch, settings=settings)
+        if not report.success:
             context["ti"].xcom_push(
                 key="validation_result",
                 value={
                     "quarantine_branch": batch.branch,
-                    "statistics": failed.statistics,
-                    "failures": failed.failures,
-                    "result_path": failed.result_path,
-                    "docs_path": failed.docs_path,
+                    "statistics": report.statistics,
+                    "failures": [f.model_dump(mode="json") for f in report.failures],
+                    "result_path": str(report.result_path),
+                    "docs_path": str(report.docs_path),
                 },
             )
             raise AirflowFailException(
-                f"{failed}\nQuarantined on branch {batch.branch!r}; Data Docs: {failed.docs_path}"
-            ) from failed
+                f"{report.describe(batch.source)}\n"
+                f"Quarantined on branch {batch.branch!r}; Data Docs: {report.docs_path}"
+            )
         return {
             "statistics": report.statistics,
             "result_path": str(report.result_path),

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from driftloop.exceptions import NothingToCommit, ObjectNotFound, ValidationFailed
+from driftloop.exceptions import NothingToCommit, ObjectNotFound
 from driftloop.ingest.batch import QUARANTINE_PREFIX, StagedBatch, ingest_branch, quarantine_path
+from driftloop.validation.report import ValidationReport
 from driftloop.versioning.base import VersionStore
 
 
-def quarantine_batch(store: VersionStore, batch: StagedBatch, failed: ValidationFailed) -> None:
+def quarantine_batch(store: VersionStore, batch: StagedBatch, report: ValidationReport) -> None:
     """Commit the reasons, GX's result and its Data Docs page on the batch's branch.
 
     The result and the page are copied into the store, so they outlive the worker that
@@ -24,18 +25,21 @@ def quarantine_batch(store: VersionStore, batch: StagedBatch, failed: Validation
         "batch": batch.key,
         "source": batch.source,
         "staged_commit": batch.commit_id,
-        "message": str(failed),
-        "statistics": failed.statistics,
-        "failures": failed.failures,
-        "result_path": failed.result_path,
-        "docs_path": failed.docs_path,
+        "message": report.describe(batch.source),
+        "statistics": report.statistics,
+        "failures": [failure.model_dump(mode="json") for failure in report.failures],
+        "result_path": str(report.result_path),
+        "docs_path": str(report.docs_path),
         "result_object": f"{QUARANTINE_PREFIX}{batch.key}.gx.json",
         "docs_object": f"{QUARANTINE_PREFIX}{batch.key}.html",
     }
     body = json.dumps(note, indent=2, sort_keys=True, default=str).encode()
     if _same_verdict(store, batch, json.loads(body)):
         return
-    copies = ((failed.result_path, note["result_object"]), (failed.docs_path, note["docs_object"]))
+    copies = (
+        (note["result_path"], note["result_object"]),
+        (note["docs_path"], note["docs_object"]),
+    )
     for local, stored in copies:
         if local and Path(local).is_file():
             store.write_object(batch.branch, stored, Path(local).read_bytes())

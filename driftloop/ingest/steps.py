@@ -19,7 +19,7 @@ from driftloop.data.sources import (
     open_source,
     read_parquet_bytes,
 )
-from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound, ValidationFailed
+from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound
 from driftloop.ingest.batch import (
     StagedBatch,
     batch_bytes,
@@ -31,7 +31,6 @@ from driftloop.ingest.batch import (
 from driftloop.ingest.quarantine import quarantine_batch
 from driftloop.lineage import code_version
 from driftloop.spec import DatasetSpec, SourceSpec
-from driftloop.validation.messages import raise_for_failures
 from driftloop.validation.report import ValidationReport
 from driftloop.validation.runner import validate_frame
 from driftloop.versioning.base import VersionStore
@@ -125,13 +124,12 @@ def stage_batch(
 def validate_batch(
     store: VersionStore, spec: DatasetSpec, batch: StagedBatch, *, settings: Settings
 ) -> ValidationReport:
-    """Validate a staged batch with the dataset's GX suite.
+    """Validate a staged batch with the dataset's GX suite; quarantine it when it fails.
 
-    On failure the reasons are committed to the batch's branch (``quarantine/<key>.json``),
-    which stays as quarantine, and :class:`ValidationFailed` is raised; ``main`` is untouched.
-
-    Raises:
-        ValidationFailed: the batch broke expectations (the message names them).
+    This is the one place that decides: a failed batch's reasons, GX result and Data Docs
+    page are committed to its branch (``quarantine/<key>.json``), which stays as quarantine,
+    and ``main`` is untouched. The report says which way it went (``report.success``);
+    :meth:`ValidationReport.describe` words it.
     """
     frame = read_parquet_bytes(store.read_object(batch.commit_id, batch.path), label=batch.path)
     report = validate_frame(
@@ -142,13 +140,8 @@ def validate_batch(
         run_name=batch.key,
         batch_label=f"{batch.source} ({batch.branch}@{batch.commit_id[:12]})",
     )
-    if report.success:
-        return report
-    try:
-        raise_for_failures(report, source=batch.source)
-    except ValidationFailed as failed:
-        quarantine_batch(store, batch, failed)
-        raise
+    if not report.success:
+        quarantine_batch(store, batch, report)
     return report
 
 

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from driftloop.exceptions import DriftloopError
+from driftloop.serving.background import Periodic
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -87,8 +88,9 @@ class ServingProfiles:
         self._current = _Interval(datetime.now(UTC))
         self._lock = threading.Lock()
         self._random = random.Random()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._writer = Periodic(
+            self._flush_logged, interval=interval, name="driftloop-serving-profiles", join_grace=30
+        )
 
     def record(
         self,
@@ -149,24 +151,12 @@ class ServingProfiles:
         """
         import whylogs  # noqa: F401
 
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(
-                target=self._run, name="driftloop-serving-profiles", daemon=True
-            )
-            self._thread.start()
+        self._writer.start()
 
     def stop(self) -> None:
         """Stop the thread and write what the current interval holds."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 30)
-            self._thread = None
+        self._writer.stop()
         self._flush_logged()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._flush_logged()
 
     def _flush_logged(self) -> None:
         try:

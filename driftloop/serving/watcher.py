@@ -16,6 +16,7 @@ from driftloop.exceptions import (
     DriftloopError,
     SchemaMismatch,
 )
+from driftloop.serving.background import Periodic
 from driftloop.serving.handle import ChampionLoader, ModelHandle
 
 if TYPE_CHECKING:
@@ -45,8 +46,7 @@ class ChampionWatcher:
         self._last_error: str | None = None
         self._last_poll: float | None = None
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = Periodic(self.poll, interval=interval, name="driftloop-champion-watcher")
 
     @property
     def handle(self) -> ModelHandle:
@@ -95,28 +95,11 @@ class ChampionWatcher:
 
     def start(self) -> None:
         """Poll in a daemon thread until :meth:`stop`."""
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="driftloop-champion-watcher", daemon=True
-        )
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
         """Stop polling and wait for the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.poll()
-            except Exception:
-                # The thread must outlive any bug in one poll: the old model keeps serving.
-                log.exception("champion poll failed")
+        self._poller.stop()
 
     def _note_error(self, message: str) -> None:
         if message != self._last_error:

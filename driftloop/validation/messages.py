@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from driftloop.exceptions import ValidationFailed
 from driftloop.spec import DatasetSpec
-from driftloop.validation.report import FailedExpectation, ValidationReport
+from driftloop.validation.report import FailedExpectation
 from driftloop.validation.suites import BOOL_TYPES, NUMERIC_TYPES, STRING_TYPES
 
 if TYPE_CHECKING:
@@ -32,32 +31,6 @@ _TYPE_NAMES = {
 }
 _MAX_EXAMPLES = 5
 _MAX_LISTED = 10
-
-
-def raise_for_failures(report: ValidationReport, *, source: str) -> None:
-    """Raise if ``report`` failed, naming ``source`` and every failed expectation.
-
-    Raises:
-        ValidationFailed: the batch failed; carries the statistics, failures and paths.
-
-    """
-    if report.success:
-        return
-    stats = report.statistics
-    lines = [
-        f"batch {source} failed validation: {stats.get('unsuccessful_expectations')} of "
-        f"{stats.get('evaluated_expectations')} expectations failed",
-        *(f"  - {f.expectation}: {f.message}" for f in report.failures),
-        f"full result: {report.result_path}",
-        f"data docs: {report.docs_path}",
-    ]
-    raise ValidationFailed(
-        "\n".join(lines),
-        statistics=stats,
-        failures=[f.model_dump(mode="json") for f in report.failures],
-        result_path=str(report.result_path),
-        docs_path=str(report.docs_path),
-    )
 
 
 def describe_failures(

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
-
-if TYPE_CHECKING:
-    pass
 
 
 class FailedExpectation(BaseModel):
@@ -33,3 +30,18 @@ class ValidationReport(BaseModel):
     result_path: Path
     docs_path: Path
     rows: int
+
+    def describe(self, source: str) -> str:
+        """One message naming ``source``, every failed expectation, and where the result is."""
+        stats = self.statistics
+        if self.success:
+            evaluated = stats.get("evaluated_expectations")
+            return f"batch {source} passed validation ({evaluated} expectations)"
+        lines = [
+            f"batch {source} failed validation: {stats.get('unsuccessful_expectations')} of "
+            f"{stats.get('evaluated_expectations')} expectations failed",
+            *(f"  - {f.expectation}: {f.message}" for f in self.failures),
+            f"full result: {self.result_path}",
+            f"data docs: {self.docs_path}",
+        ]
+        return "\n".join(lines)

@@ -47,7 +47,7 @@ def validate_frame(
 
     Categorical values and target labels are checked as strings: pass batches through
     :func:`driftloop.inference.conform_frame` first. Bad data never raises here; it gives a
-    failed report (call :func:`raise_for_failures` to stop on it). Validating again under the
+    failed report (its caller decides what a failure means). Validating again under the
     same ``run_name`` replaces that run's result and page.
 
     Args:
