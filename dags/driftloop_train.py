@@ -17,6 +17,7 @@ from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
+from driftloop.config.promotion import PROMOTION_MODES
 from operators.assets import CHAMPION_MODEL
 from operators.train import (
     DecidePromotionOperator,
@@ -53,7 +54,7 @@ with DAG(
         "promotion_mode": Param(
             "auto",
             type="string",
-            enum=["auto", "require_approval", "never"],
+            enum=list(PROMOTION_MODES),
             title="Promotion mode",
         ),
         "max_depth": Param(6, type="integer", minimum=1, maximum=16, title="Tree depth"),

@@ -179,11 +179,12 @@ class DecidePromotionOperator(BaseBranchOperator):
 
     def choose_branch(self, context: Context) -> str | list[str]:
         """Record the decision; return the task to follow."""
+        from driftloop.config.promotion import PROMOTION_MODES
         from driftloop.training.steps import Candidate, decide_promotion
 
-        if self.mode not in ("auto", "require_approval", "never"):
+        if self.mode not in PROMOTION_MODES:
             raise AirflowFailException(
-                f"promotion mode {self.mode!r} is not one of auto, require_approval, never"
+                f"promotion mode {self.mode!r} is not one of {', '.join(PROMOTION_MODES)}"
             )
         settings, _ = _settings_and_spec()
         registry = registry_for(settings)

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from driftloop.config import Settings, get_settings
+from driftloop.config.promotion import CHAMPION, PROMOTION_MODES
 from driftloop.exceptions import DriftloopError
 from driftloop.launcher.airflow import airflow_home
 
@@ -140,15 +141,13 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
 def _has_champion(settings: Settings) -> bool:
     from driftloop.exceptions import VersionNotFound
+    from driftloop.launcher.models import model_name
     from driftloop.registry import Registry
-    from driftloop.spec import load_spec
 
     registry = Registry(url=settings.registry_database_url)
     registry.upgrade()
     try:
-        return (
-            registry.get_alias(load_spec(settings.dataset_spec_path).name, "champion") is not None
-        )
+        return registry.get_alias(model_name(settings), CHAMPION) is not None
     except VersionNotFound:
         return False
 
@@ -234,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-ref", default="main", help="branch or commit to train on")
     train.add_argument(
         "--mode",
-        choices=["auto", "require_approval", "never"],
+        choices=PROMOTION_MODES,
         default="auto",
         help="promotion mode",
     )

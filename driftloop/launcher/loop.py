@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from driftloop.config import Settings
+from driftloop.config.promotion import CHAMPION
+from driftloop.launcher.models import model_name
 from driftloop.launcher.service import start_service
 from driftloop.launcher.stack import AirflowStack, StackError
 
@@ -79,16 +81,11 @@ def ingest(stack: AirflowStack, days: list[date], say: Callable[[str], None]) ->
 
 def train(stack: AirflowStack, reason: str, say: Callable[[str], None], **overrides: object) -> str:
     """Run the train DAG; return the registry's decision for it."""
-    from driftloop.registry import Registry
-
     run_id = stack.trigger(TRAIN, conf={"reason": reason, **overrides})
     state = stack.wait_for_run(TRAIN, run_id, timeout=1800)
     if state != "success":
         raise StackError(f"{TRAIN} run {run_id} ended {state}")
-    last = Registry(url=stack.settings.registry_database_url).decisions("credit_risk")[-1]
-    verdict = (
-        f"version {last.version} {'PROMOTED' if last.promoted else 'NOT promoted'}: {last.reason}"
-    )
+    verdict = _last_decision(stack.settings)
     say(f"train ({reason}): {verdict}")
     return verdict
 
@@ -134,8 +131,6 @@ def run_loop(
     stack: AirflowStack, *, rows: int, good_days: int, say: Callable[[str], None]
 ) -> LoopReport:
     """Drive the whole loop on a started stack; return what happened."""
-    from driftloop.registry import Registry
-
     settings = stack.settings
     report = LoopReport(endpoint=f"http://127.0.0.1:{settings.serving_port}")
     days = generate_loop_data(settings, rows=rows, good_days=good_days)
@@ -174,11 +169,7 @@ def run_loop(
             report.drift_reason = str(report.retrain_conf.get("reason"))
             report.drift_report = str(report.retrain_conf.get("report"))
             say(f"drift triggered {TRAIN}: {report.drift_reason}")
-            last = Registry(url=settings.registry_database_url).decisions("credit_risk")[-1]
-            report.decisions.append(
-                f"version {last.version} {'PROMOTED' if last.promoted else 'NOT promoted'}: "
-                f"{last.reason}"
-            )
+            report.decisions.append(_last_decision(settings))
             say(f"retrain: {report.decisions[-1]}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -208,10 +199,21 @@ def _first_run(stack: AirflowStack, dag_id: str, timeout: float = 120) -> str:
     raise StackError(f"the scheduler created no run of {dag_id} in {timeout}s")
 
 
+def _last_decision(settings: Settings) -> str:
+    from driftloop.registry import Registry
+
+    last = Registry(url=settings.registry_database_url).decisions(model_name(settings))[-1]
+    return (
+        f"version {last.version} {'PROMOTED' if last.promoted else 'NOT promoted'}: {last.reason}"
+    )
+
+
 def _champion(settings: Settings) -> int | None:
     from driftloop.registry import Registry
 
-    champion = Registry(url=settings.registry_database_url).get_alias("credit_risk", "champion")
+    champion = Registry(url=settings.registry_database_url).get_alias(
+        model_name(settings), CHAMPION
+    )
     return champion.version if champion else None
 
 

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from driftloop.config import Settings
+from driftloop.config.promotion import CHAMPION
 
 if TYPE_CHECKING:
     from driftloop.registry import Registry
@@ -25,7 +26,8 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-def _model(settings: Settings) -> str:
+def model_name(settings: Settings) -> str:
+    """The registered model of the configured dataset: its spec's name."""
     from driftloop.spec import load_spec
 
     return load_spec(settings.dataset_spec_path).name
@@ -39,7 +41,7 @@ def train(settings: Settings, *, reason: str, data_ref: str, mode: str) -> int:
     conf = {"reason": reason, "data_ref": data_ref, "promotion_mode": mode}
     outcome = run_dag_once(settings, "driftloop_train", conf=conf)
     registry = _registry(settings)
-    model = _model(settings)
+    model = model_name(settings)
     decisions = registry.decisions(model) if outcome.succeeded else []
     if not decisions:
         print(f"training failed; Airflow said:\n{outcome.output[-3000:]}", file=sys.stderr)
@@ -53,7 +55,7 @@ def train(settings: Settings, *, reason: str, data_ref: str, mode: str) -> int:
 def list_versions(settings: Settings) -> int:
     """Print every version with its aliases, holdout metrics and data commit."""
     registry = _registry(settings)
-    model = _model(settings)
+    model = model_name(settings)
     from driftloop.exceptions import VersionNotFound
 
     try:
@@ -79,7 +81,7 @@ def list_versions(settings: Settings) -> int:
 def show_version(settings: Settings, version: int) -> int:
     """Print one version's lineage, its promotion decisions and the alias moves naming it."""
     registry = _registry(settings)
-    model = _model(settings)
+    model = model_name(settings)
     record = registry.get_version(model, version)
     payload = {
         "version": record.model_dump(mode="json"),
@@ -99,7 +101,7 @@ def show_version(settings: Settings, version: int) -> int:
 def promote(settings: Settings, version: int, *, reason: str) -> int:
     """Point ``champion`` at ``version`` by hand (audited)."""
     move = _registry(settings).move_alias(
-        _model(settings), "champion", version, actor=_actor(), reason=reason
+        model_name(settings), CHAMPION, version, actor=_actor(), reason=reason
     )
     print(
         f"champion: {move.from_version} -> {move.to_version}"
@@ -111,7 +113,7 @@ def promote(settings: Settings, version: int, *, reason: str) -> int:
 
 def rollback(settings: Settings, *, reason: str) -> int:
     """Move ``champion`` back to the previous champion (audited)."""
-    move = _registry(settings).rollback(_model(settings), actor=_actor(), reason=reason)
+    move = _registry(settings).rollback(model_name(settings), actor=_actor(), reason=reason)
     print(f"champion rolled back: {move.from_version} -> {move.to_version}")
     return 0
 
