@@ -1,7 +1,8 @@
 """Retrain guards: cooldown, dedupe, a daily budget and a circuit breaker, shared by every worker.
 
 The state is one row per guarded model in the table ``monitoring_retrain_guard`` of
-the registry's database (created on first use, beside the registry's own tables).
+the registry's database, created by the registry's migrations: the guards apply them
+on first use, as a monitor run may reach the database before any registry call does.
 Every change runs in one write transaction that locks the row (``SELECT ... FOR
 UPDATE`` on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so two monitor runs deciding
 at once cannot both trigger a retrain.
@@ -14,36 +15,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import JSON, Integer, MetaData, String, inspect, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from driftloop.config.monitoring import GuardSettings
-from driftloop.exceptions import RegistryError
 from driftloop.registry.database import Database
-from driftloop.registry.models import NAMING_CONVENTION, UTCDateTime
+from driftloop.registry.models import RetrainGuardRow
 
-TABLE = "monitoring_retrain_guard"
 _DAY = timedelta(days=1)
-
-
-class _Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads this
-
-
-class _GuardRow(_Base):
-    __tablename__ = TABLE
-
-    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
-    last_trigger_at: Mapped[datetime | None]
-    last_trigger_key: Mapped[str | None] = mapped_column(String(1024))
-    last_signature: Mapped[str | None] = mapped_column(String(255))
-    recent_triggers: Mapped[list[str]] = mapped_column(JSON)
-    consecutive_failures: Mapped[int] = mapped_column(Integer)
-    breaker_open_since: Mapped[datetime | None]
-    last_outcome_key: Mapped[str | None] = mapped_column(String(1024))
-    updated_at: Mapped[datetime]
 
 
 class GuardState(BaseModel):
@@ -107,13 +87,13 @@ class RetrainGuard:
         self._db = Database(url, sqlite_timeout=sqlite_timeout)
         self.scope = scope
         self.settings = settings
-        self._table_ready = False
+        self._schema_ready = False
 
     def state(self) -> GuardState:
         """The current state (a fresh one when nothing was recorded yet)."""
-        self._ensure_table()
+        self._ensure_schema()
         with self._db.transaction(write=False) as session:
-            row = session.get(_GuardRow, self.scope)
+            row = session.get(RetrainGuardRow, self.scope)
             return _state(row) if row is not None else GuardState(scope=self.scope)
 
     def check(self, now: datetime, signature: str, train_running: bool) -> GuardDecision:
@@ -200,27 +180,23 @@ class RetrainGuard:
             row.updated_at = now or datetime.now(UTC)
             session.flush()
 
-    def _ensure_table(self) -> None:
-        if self._table_ready:
-            return
-        try:
-            with self._db.transaction(write=True) as session:
-                _Base.metadata.create_all(session.connection(), checkfirst=True)
-        except RegistryError:
-            # Another process created it between our check and our CREATE TABLE.
-            if not inspect(self._db.engine).has_table(TABLE):
-                raise
-        self._table_ready = True
+    def _ensure_schema(self) -> None:
+        # The guards may be the first to use the registry's database (the outcome
+        # notifier builds them without a registry), so they bring it to head themselves:
+        # a no-op once migrated, and serialized across processes by Database.upgrade.
+        if not self._schema_ready:
+            self._db.upgrade()
+            self._schema_ready = True
 
     @contextmanager
-    def _locked(self) -> Iterator[tuple[Session, _GuardRow]]:
+    def _locked(self) -> Iterator[tuple[Session, RetrainGuardRow]]:
         """A write transaction holding the scope's row (inserted first when missing)."""
-        self._ensure_table()
+        self._ensure_schema()
         with self._db.transaction(write=True) as session:
             dialect = session.get_bind().dialect.name
             insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
             session.execute(
-                insert(_GuardRow)
+                insert(RetrainGuardRow)
                 .values(
                     scope=self.scope,
                     recent_triggers=[],
@@ -230,12 +206,12 @@ class RetrainGuard:
                 .on_conflict_do_nothing(index_elements=["scope"])
             )
             row = session.scalars(
-                select(_GuardRow).where(_GuardRow.scope == self.scope).with_for_update()
+                select(RetrainGuardRow).where(RetrainGuardRow.scope == self.scope).with_for_update()
             ).one()
             yield session, row
 
 
-def _record_trigger(row: _GuardRow, now: datetime, signature: str, key: str | None) -> None:
+def _record_trigger(row: RetrainGuardRow, now: datetime, signature: str, key: str | None) -> None:
     recent = [t for t in _times(row.recent_triggers) if t > now - _DAY]
     row.recent_triggers = [t.isoformat() for t in [*recent, now]]
     row.last_trigger_at = now
@@ -299,7 +275,7 @@ def _decide(
     )
 
 
-def _state(row: _GuardRow) -> GuardState:
+def _state(row: RetrainGuardRow) -> GuardState:
     return GuardState(
         scope=row.scope,
         last_trigger_at=row.last_trigger_at,

@@ -1,7 +1,9 @@
-"""The registry's tables (SQLAlchemy 2, typed). Callers never see these rows: see ``records``.
+"""The tables of the registry's database (SQLAlchemy 2, typed). Callers never see these rows.
 
-Every table is prefixed ``registry_`` (and Alembic's version table too) so the
-registry can share a database with other applications without name clashes.
+Every registry table is prefixed ``registry_`` (and Alembic's version table too) so the
+registry can share a database with other applications without name clashes. The retrain
+guards keep their state beside them, in ``monitoring_retrain_guard``, under the same
+migrations. The registry hands out the immutable records of ``records``, never rows.
 """
 
 from __future__ import annotations
@@ -184,3 +186,21 @@ class DecisionRow(Base):
     actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
     run_key: Mapped[str] = mapped_column(String(RUN_KEY_LENGTH))
     at: Mapped[datetime]
+
+
+class RetrainGuardRow(Base):
+    """The retrain guards' state of one model (see ``driftloop.monitoring.guards``)."""
+
+    __tablename__ = "monitoring_retrain_guard"
+
+    scope: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    last_trigger_at: Mapped[datetime | None]
+    last_trigger_key: Mapped[str | None] = mapped_column(String(RUN_KEY_LENGTH))
+    last_signature: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    # Plain JSON (not JSONB on PostgreSQL), as the guards created it before migration 0002
+    # adopted the table: existing databases keep that column type.
+    recent_triggers: Mapped[list[str]] = mapped_column(JSON)
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    breaker_open_since: Mapped[datetime | None]
+    last_outcome_key: Mapped[str | None] = mapped_column(String(RUN_KEY_LENGTH))
+    updated_at: Mapped[datetime]

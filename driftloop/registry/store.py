@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -21,6 +23,7 @@ from driftloop.registry.models import (
     ALIAS_LENGTH,
     NAME_LENGTH,
     AliasRow,
+    Base,
     DecisionRow,
     ModelRow,
     MoveRow,
@@ -38,6 +41,8 @@ from driftloop.registry.records import (
 
 ALIAS_PATTERN = re.compile(rf"^[a-z][a-z0-9_-]{{0,{ALIAS_LENGTH - 1}}}$")
 MODEL_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9_.-]{{0,{NAME_LENGTH - 1}}}$")
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
 
 
 class Registry:
@@ -104,7 +109,7 @@ class Registry:
             row = session.get_one(ModelRow, model_id)
             if description is not None:
                 row.description = description
-            return _model_record(row)
+            return _record(RegisteredModel, row)
 
     def get_model(self, name: str) -> RegisteredModel:
         """Return the registered model called ``name``.
@@ -114,13 +119,13 @@ class Registry:
 
         """
         with self._db.transaction(write=False) as session:
-            return _model_record(session.get_one(ModelRow, _model_id(session, name)))
+            return _record(RegisteredModel, session.get_one(ModelRow, _model_id(session, name)))
 
     def list_models(self) -> list[RegisteredModel]:
         """Return every registered model, sorted by name."""
         with self._db.transaction(write=False) as session:
             rows = session.scalars(select(ModelRow).order_by(ModelRow.name))
-            return [_model_record(row) for row in rows]
+            return [_record(RegisteredModel, row) for row in rows]
 
     # Versions
 
@@ -316,7 +321,7 @@ class Registry:
                         f"run {run_key!r} already moved {alias!r} of {model!r} to version "
                         f"{done.to_version}, not {version}"
                     )
-                return _move_record(done, model)
+                return _record(AliasMove, done, model=model)
             return _move(
                 session,
                 model_id,
@@ -359,7 +364,7 @@ class Registry:
             model_id = _model_id(session, model, lock=True)
             done = _move_by_run_key(session, model_id, alias, run_key)
             if done is not None:
-                return _move_record(done, model)
+                return _record(AliasMove, done, model=model)
             history = session.scalars(
                 select(MoveRow)
                 .where(MoveRow.model_id == model_id, MoveRow.alias == alias)
@@ -404,7 +409,7 @@ class Registry:
             query = query.where(MoveRow.alias == _checked_alias(alias))
         with self._db.transaction(write=False) as session:
             rows = session.scalars(query.where(MoveRow.model_id == _model_id(session, model)))
-            return [_move_record(row, model) for row in rows]
+            return [_record(AliasMove, row, model=model) for row in rows]
 
     # Decisions
 
@@ -442,7 +447,7 @@ class Registry:
                         f"run {run_key!r} already decided promoted={done.promoted} for version "
                         f"{done.version} of {model!r}"
                     )
-                return _decision_record(done, model)
+                return _record(Decision, done, model=model)
             _version_row(session, model_id, model, version)
             row = DecisionRow(
                 model_id=model_id,
@@ -456,7 +461,7 @@ class Registry:
             )
             session.add(row)
             session.flush()
-            return _decision_record(row, model)
+            return _record(Decision, row, model=model)
 
     def decisions(self, model: str) -> list[Decision]:
         """Return the recorded promotion decisions about ``model``, oldest first.
@@ -471,7 +476,7 @@ class Registry:
                 .where(DecisionRow.model_id == _model_id(session, model))
                 .order_by(DecisionRow.id)
             )
-            return [_decision_record(row, model) for row in rows]
+            return [_record(Decision, row, model=model) for row in rows]
 
 
 def _now() -> datetime:
@@ -602,54 +607,16 @@ def _move(
     )
     session.add(move)
     session.flush()
-    return _move_record(move, model)
+    return _record(AliasMove, move, model=model)
 
 
-def _model_record(row: ModelRow) -> RegisteredModel:
-    return RegisteredModel(name=row.name, description=row.description, created_at=row.created_at)
+def _record(kind: type[RecordT], row: Base, **fields: object) -> RecordT:
+    """Build the record ``kind`` from the row's columns of the same names, plus ``fields``."""
+    columns = row.__mapper__.column_attrs.keys()
+    values = {name: getattr(row, name) for name in kind.model_fields if name in columns}
+    return kind.model_validate({**values, **fields})
 
 
 def _version_record(row: VersionRow, model: str) -> ModelVersion:
-    lineage = VersionLineage.model_validate(
-        {field: getattr(row, field) for field in VersionLineage.model_fields}
-    )
-    return ModelVersion(
-        model=model,
-        version=row.version,
-        run_key=row.run_key,
-        status=VersionStatus(row.status),
-        lineage=lineage,
-        reference_profile_uri=row.reference_profile_uri,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
-
-
-def _move_record(row: MoveRow, model: str) -> AliasMove:
-    return AliasMove(
-        id=row.id,
-        model=model,
-        alias=row.alias,
-        from_version=row.from_version,
-        to_version=row.to_version,
-        actor=row.actor,
-        reason=row.reason,
-        evidence=row.evidence,
-        run_key=row.run_key,
-        rollback_of=row.rollback_of,
-        at=row.at,
-    )
-
-
-def _decision_record(row: DecisionRow, model: str) -> Decision:
-    return Decision(
-        id=row.id,
-        model=model,
-        version=row.version,
-        promoted=row.promoted,
-        reason=row.reason,
-        evidence=row.evidence,
-        actor=row.actor,
-        run_key=row.run_key,
-        at=row.at,
-    )
+    """A version's record: its columns, with the lineage columns nested as its lineage."""
+    return _record(ModelVersion, row, model=model, lineage=_record(VersionLineage, row))

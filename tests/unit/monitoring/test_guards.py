@@ -6,9 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from driftloop.config.monitoring import GuardSettings
 from driftloop.monitoring.guards import RetrainGuard
+from driftloop.registry import Registry
+from driftloop.registry.database import MIGRATIONS_DIR
 from tests.support.postgres import admin_url, temporary_schema
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -147,3 +151,17 @@ def test_state_is_shared_through_the_database(url: str) -> None:
     assert elsewhere.state().last_trigger_at == T0
     assert not elsewhere.check(T0, "sig-b", False).allowed
     assert other_model.check(T0, "sig-b", False).allowed
+
+
+def test_the_guards_bring_a_fresh_database_to_the_registry_schema(url: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    registry = Registry(url=url)
+
+    RetrainGuard(url=url, scope="credit_risk", settings=LIMITS).record_trigger(T0, "sig-a")
+
+    assert registry.schema_revision() == ScriptDirectory.from_config(config).get_current_head()
+    assert registry.list_models() == []
+    registry.upgrade()
+    assert RetrainGuard(url=url, scope="credit_risk", settings=LIMITS).state().last_trigger_at == T0
+    registry.close()

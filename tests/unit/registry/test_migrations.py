@@ -1,25 +1,54 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import JSON, Integer, MetaData, String, create_engine, insert, inspect, select
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from driftloop.config.monitoring import GuardSettings
 from driftloop.exceptions import RegistryError, RegistryUnavailable
+from driftloop.monitoring.guards import RetrainGuard
 from driftloop.registry import Registry, VersionLineage
 from driftloop.registry.database import VERSION_TABLE
-from driftloop.registry.models import Base
+from driftloop.registry.models import NAMING_CONVENTION, Base, UTCDateTime
 
+GUARD_TABLE = "monitoring_retrain_guard"
 TABLES = {
     "registry_models",
     "registry_model_versions",
     "registry_aliases",
     "registry_alias_moves",
     "registry_decisions",
+    GUARD_TABLE,
     VERSION_TABLE,
 }
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+class _LegacyBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime()}  # noqa: RUF012 - SQLAlchemy reads this
+
+
+class _LegacyGuardRow(_LegacyBase):
+    """The guard table exactly as driftloop.monitoring.guards declared it before migration 0002."""
+
+    __tablename__ = GUARD_TABLE
+
+    scope: Mapped[str] = mapped_column(String(255), primary_key=True)
+    last_trigger_at: Mapped[datetime | None]
+    last_trigger_key: Mapped[str | None] = mapped_column(String(1024))
+    last_signature: Mapped[str | None] = mapped_column(String(255))
+    recent_triggers: Mapped[list[str]] = mapped_column(JSON)
+    consecutive_failures: Mapped[int] = mapped_column(Integer)
+    breaker_open_since: Mapped[datetime | None]
+    last_outcome_key: Mapped[str | None] = mapped_column(String(1024))
+    updated_at: Mapped[datetime]
 
 
 def _tables(url: str) -> set[str]:
@@ -47,14 +76,21 @@ def test_upgrade_creates_the_schema_and_is_idempotent(
     registry.close()
 
 
+def _schema_drift(url: str) -> list[object]:
+    """What autogenerate would change to make the database match the models."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+            )
+            return list(compare_metadata(context, Base.metadata))
+    finally:
+        engine.dispose()
+
+
 def test_migrations_match_the_models(registry: Registry, db_url: str) -> None:
-    engine = create_engine(db_url)
-    with engine.connect() as connection:
-        context = MigrationContext.configure(
-            connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
-        )
-        assert compare_metadata(context, Base.metadata) == []
-    engine.dispose()
+    assert _schema_drift(db_url) == []
 
 
 def test_downgrade_removes_the_schema_and_upgrade_restores_it(
@@ -78,4 +114,52 @@ def test_calls_before_upgrade_say_the_schema_is_missing(db_url: str) -> None:
     with pytest.raises(RegistryError, match=r"schema is missing.*upgrade\(\)") as caught:
         registry.list_models()
     assert not isinstance(caught.value, RegistryUnavailable)
+    registry.close()
+
+
+@pytest.mark.parametrize("applied", ["0001", None], ids=["after-0001", "before-any-migration"])
+def test_upgrade_keeps_the_guard_table_and_rows_the_guards_created_themselves(
+    db_url: str, alembic_config: Config, head_revision: str, applied: str | None
+) -> None:
+    # A database from before 0002: the guards made their table with create_all, after
+    # the registry's first migration or before the registry was ever migrated.
+    registry = Registry(url=db_url)  # creates the SQLite file's folder
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        if applied is not None:
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, applied)
+        _LegacyBase.metadata.create_all(connection)
+        connection.execute(
+            insert(_LegacyGuardRow).values(
+                scope="credit_risk",
+                last_trigger_at=T0,
+                last_trigger_key="monitor-run-1",
+                last_signature="sig-a",
+                recent_triggers=[T0.isoformat()],
+                consecutive_failures=1,
+                breaker_open_since=None,
+                last_outcome_key="train-run-1",
+                updated_at=T0,
+            )
+        )
+    assert registry.schema_revision() == applied
+
+    registry.upgrade()
+
+    assert registry.schema_revision() == head_revision
+    assert _tables(db_url) >= TABLES
+    assert _schema_drift(db_url) == []
+    with engine.connect() as connection:
+        rows = connection.execute(select(_LegacyGuardRow.scope, _LegacyGuardRow.last_signature))
+        assert rows.all() == [("credit_risk", "sig-a")]
+    engine.dispose()
+    guard = RetrainGuard(
+        url=db_url, scope="credit_risk", settings=GuardSettings(cooldown_minutes=60)
+    )
+    state = guard.state()
+    assert (state.last_trigger_at, state.recent_triggers) == (T0, [T0])
+    assert (state.last_trigger_key, state.last_outcome_key) == ("monitor-run-1", "train-run-1")
+    assert state.consecutive_failures == 1
+    assert guard.check(T0 + timedelta(minutes=1), "sig-b", False).reason.startswith("cooldown")
     registry.close()
