@@ -8,7 +8,7 @@ the branch it learned for missing values, and the row's ``warnings`` say so.
 from __future__ import annotations
 
 import keyword
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 from pydantic import (
@@ -23,8 +23,6 @@ from pydantic import (
 
 from driftloop.spec import DatasetSpec
 
-if TYPE_CHECKING:
-    pass
 # Requests are encoded as float32: a finite float64 beyond this would become infinity.
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Probabilities at or above the threshold get the positive label (TrainingParams' default).

@@ -10,16 +10,13 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from driftloop.serving.contract import Prediction, PredictResponse, RecordModel, VersionedPrediction
 from driftloop.serving.handle import ModelHandle
 from driftloop.training.features import encode_records
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 

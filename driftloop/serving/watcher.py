@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from pydantic import (
     JsonValue,
@@ -18,10 +17,6 @@ from driftloop.exceptions import (
 )
 from driftloop.serving.background import Periodic
 from driftloop.serving.handle import ChampionLoader, ModelHandle
-
-if TYPE_CHECKING:
-    pass
-
 
 log = logging.getLogger(__name__)
 

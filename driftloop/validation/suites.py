@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftloop.exceptions import ConfigError, SpecError
 from driftloop.spec import DatasetSpec, Feature
-
-if TYPE_CHECKING:
-    pass
 
 # Type names as GX's pandas type check reads them: numpy/pandas dtype names for typed
 # columns, Python type names for the values of object columns.
