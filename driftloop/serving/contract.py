@@ -29,9 +29,6 @@ FLOAT32_MAX = float(np.finfo(np.float32).max)
 DEFAULT_THRESHOLD = 0.5
 
 
-# --- The request and response contract ---
-
-
 class RecordModel(BaseModel):
     """Base of the request record models that :func:`request_model` builds from a spec.
 

@@ -21,9 +21,6 @@ from driftloop.training.features import encode_records
 log = logging.getLogger(__name__)
 
 
-# --- Scoring requests ---
-
-
 @dataclass(frozen=True)
 class EncodedRecords:
     """Records as the model's float32 matrix, their ids, and per-row warnings."""
