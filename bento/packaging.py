@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bento.environment import bentoml_env, bentoml_home
-from driftloop.exceptions import NothingToCommit, ServingError
+from driftloop.exceptions import ServingError
 from driftloop.serving.handle import lineage_summary
 from driftloop.spec import load_spec
-from driftloop.training.artifacts import check_schema_compatible, load_model
+from driftloop.training.artifacts import check_schema_compatible, load_model, read_model_artifact
+from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
@@ -69,9 +70,9 @@ def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) 
     bentoml = _bentoml(settings)
     spec_path = settings.dataset_spec_path
     check_schema_compatible(load_spec(spec_path), version.lineage.feature_schema)
-    lineage = version.lineage
-    data = store.read_object(lineage.artifact_commit, lineage.artifact_uri)
-    load_model(data, expected_sha256=lineage.artifact_sha256)
+    data = read_model_artifact(store, version.lineage)
+    # The checksum is verified; loading proves the bytes are a model before BentoML stores them.
+    load_model(data, expected_sha256=version.lineage.artifact_sha256)
     _ensure_model(bentoml, version, data, spec_path.read_text(encoding="utf-8"))
 
     tag = bento_tag(version)
@@ -155,11 +156,14 @@ def publish_bento(settings: Settings, version: ModelVersion, store: VersionStore
             archive = bentoml.bentos.export_bento(tag, str(Path(tmp) / "bento.bento"))
         except bentoml.exceptions.NotFound as exc:
             raise ServingError(f"Bento {tag} is not in {bentoml_home(settings)}") from exc
-        store.write_object(branch, path, Path(archive).read_bytes())
-    try:
-        store.commit(branch, f"Bento {tag}", {"bento": tag, "version": str(version.version)})
-    except NothingToCommit:
-        pass
+        with transact(
+            store,
+            branch,
+            source_ref=settings.main_branch,
+            message=f"Bento {tag}",
+            metadata={"bento": tag, "version": str(version.version)},
+        ) as tx:
+            tx.write(path, Path(archive).read_bytes())
     return path
 
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from driftloop.exceptions import NothingToCommit, ObjectNotFound
+from driftloop.exceptions import ObjectNotFound
 from driftloop.ingest.batch import QUARANTINE_PREFIX, StagedBatch, ingest_branch, quarantine_path
 from driftloop.validation.report import ValidationReport
 from driftloop.versioning.base import VersionStore
+from driftloop.versioning.transact import transact
 
 
 def quarantine_batch(store: VersionStore, batch: StagedBatch, report: ValidationReport) -> None:
@@ -40,14 +41,17 @@ def quarantine_batch(store: VersionStore, batch: StagedBatch, report: Validation
         (note["result_path"], note["result_object"]),
         (note["docs_path"], note["docs_object"]),
     )
-    for local, stored in copies:
-        if local and Path(local).is_file():
-            store.write_object(batch.branch, stored, Path(local).read_bytes())
-    store.write_object(batch.branch, quarantine_path(batch.key), body)
-    try:
-        store.commit(batch.branch, f"Quarantine batch {batch.key}", {"quarantined": "true"})
-    except NothingToCommit:
-        pass
+    with transact(
+        store,
+        batch.branch,
+        source_ref=batch.commit_id,
+        message=f"Quarantine batch {batch.key}",
+        metadata={"quarantined": "true"},
+    ) as tx:
+        for local, stored in copies:
+            if local and Path(local).is_file():
+                tx.write(stored, Path(local).read_bytes())
+        tx.write(quarantine_path(batch.key), body)
 
 
 def _same_verdict(store: VersionStore, batch: StagedBatch, note: dict[str, object]) -> bool:

@@ -19,7 +19,7 @@ from driftloop.data.sources import (
     open_source,
     read_parquet_bytes,
 )
-from driftloop.exceptions import EmptyBatch, NothingToCommit, ObjectNotFound
+from driftloop.exceptions import EmptyBatch
 from driftloop.ingest.batch import (
     StagedBatch,
     batch_bytes,
@@ -34,6 +34,7 @@ from driftloop.spec import DatasetSpec, SourceSpec
 from driftloop.validation.report import ValidationReport
 from driftloop.validation.runner import validate_frame
 from driftloop.versioning.base import VersionStore
+from driftloop.versioning.transact import transact
 
 
 def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
@@ -88,11 +89,6 @@ def stage_batch(
     key = batch_key(interval=None if path else interval, file_bytes=data if path else None)
     branch, object_path = ingest_branch(key), data_path(spec, key)
 
-    store.ensure_repository(settings.main_branch)
-    store.create_branch(branch, settings.main_branch, exist_ok=True)
-    if store.write_if_changed(branch, object_path, data):
-        # New data deserves a fresh verdict: the old quarantine note no longer applies.
-        _delete_if_present(store, branch, quarantine_path(key))
     metadata = {
         "source": source.describe(),
         "rows": str(len(frame)),
@@ -105,15 +101,22 @@ def stage_batch(
             "interval_start": interval.start.isoformat(),
             "interval_end": interval.end.isoformat(),
         }
-    try:
-        commit_id = store.commit(branch, f"Stage batch {key} of {spec.name}", metadata).id
-    except NothingToCommit:
-        commit_id = store.resolve(branch)
+    store.ensure_repository(settings.main_branch)
+    with transact(
+        store,
+        branch,
+        source_ref=settings.main_branch,
+        message=f"Stage batch {key} of {spec.name}",
+        metadata=metadata,
+    ) as tx:
+        if tx.write_if_changed(object_path, data):
+            # New data deserves a fresh verdict: the old quarantine note no longer applies.
+            tx.delete(quarantine_path(key), missing_ok=True)
     return StagedBatch(
         key=key,
         branch=branch,
         path=object_path,
-        commit_id=commit_id,
+        commit_id=tx.commit_id,
         rows=len(frame),
         source=source.describe(),
         interval_start=metadata.get("interval_start"),
@@ -178,10 +181,3 @@ def publish_batch(
     if store.branch_exists(batch.branch):
         store.delete_branch(batch.branch)
     return head
-
-
-def _delete_if_present(store: VersionStore, branch: str, path: str) -> None:
-    try:
-        store.delete_object(branch, path)
-    except ObjectNotFound:
-        pass

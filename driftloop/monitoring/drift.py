@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
-from driftloop.monitoring.profiles import commit_quietly, ensure_branch, read_view
+from driftloop.monitoring.profiles import read_view
+from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -303,15 +304,20 @@ def write_drift_report(
     written = result.model_copy(
         update={"report_json": f"{folder}/{name}.json", "report_html": f"{folder}/{name}.html"}
     )
-    ensure_branch(store, branch, source_ref)
-    store.write_object(branch, f"{folder}/{name}.json", written.model_dump_json(indent=2).encode())
-    store.write_object(branch, f"{folder}/{name}.html", html.encode())
-    commit_quietly(
+    verdict = "drift" if result.drifted else "no drift"
+    with transact(
         store,
         branch,
-        f"Drift report {name} of {result.dataset}: {'drift' if result.drifted else 'no drift'}",
-        {"drifted": str(result.drifted).lower(), "signature": result.signature, "report": name},
-    )
+        source_ref=source_ref,
+        message=f"Drift report {name} of {result.dataset}: {verdict}",
+        metadata={
+            "drifted": str(result.drifted).lower(),
+            "signature": result.signature,
+            "report": name,
+        },
+    ) as tx:
+        tx.write(f"{folder}/{name}.json", written.model_dump_json(indent=2).encode())
+        tx.write(f"{folder}/{name}.html", html.encode())
     return written
 
 

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from driftloop.exceptions import (
-    NothingToCommit,
     ObjectNotFound,
     ProfileError,
     RefNotFound,
     RepositoryNotFound,
 )
+from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -243,23 +243,6 @@ def profile_path(dataset: str, kind: ProfileKind, key: str) -> str:
     return f"monitoring/{dataset}/{kind}/{key}.bin"
 
 
-def ensure_branch(store: VersionStore, branch: str, source_ref: str) -> None:
-    """Create the monitoring branch from ``source_ref`` unless it exists."""
-    if not store.branch_exists(branch):
-        store.create_branch(branch, source_ref, exist_ok=True)
-
-
-def commit_quietly(store: VersionStore, branch: str, message: str, metadata: dict[str, str]) -> str:
-    """Commit what is staged on ``branch``; return its head either way.
-
-    Another writer may already have committed our staged objects along with its own.
-    """
-    try:
-        return store.commit(branch, message, metadata).id
-    except NothingToCommit:
-        return store.resolve(branch)
-
-
 def write_profile(
     store: VersionStore,
     *,
@@ -294,11 +277,9 @@ def write_profile(
         VersioningError: the store failed.
     """
     path = profile_path(dataset, kind, key)
-    ensure_branch(store, branch, source_ref)
-    if not store.write_if_changed(branch, path, data):
-        recorded = _latest_entry(store, dataset, kind, key, branch)
-        if recorded is not None:
-            return recorded
+    recorded = _recorded_entry(store, branch, dataset=dataset, kind=kind, key=key, data=data)
+    if recorded is not None:
+        return recorded
     ref = ProfileRef(
         dataset=dataset,
         kind=kind,
@@ -309,13 +290,15 @@ def write_profile(
         window_start=window[0] if window else None,
         window_end=window[1] if window else None,
     )
-    store.write_object(branch, _entry_path(ref), ref.model_dump_json().encode())
-    commit_quietly(
+    with transact(
         store,
         branch,
-        f"Record {kind} profile {key} of {dataset}",
-        {"kind": kind, "key": key, "rows": str(rows), "path": path},
-    )
+        source_ref=source_ref,
+        message=f"Record {kind} profile {key} of {dataset}",
+        metadata={"kind": kind, "key": key, "rows": str(rows), "path": path},
+    ) as tx:
+        tx.write_if_changed(path, data)
+        tx.write(_entry_path(ref), ref.model_dump_json().encode())
     return ref
 
 
@@ -397,6 +380,20 @@ def _entry_path(profile: ProfileRef) -> str:
 
 def _stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime(_STAMP)
+
+
+def _recorded_entry(
+    store: VersionStore, ref: str, *, dataset: str, kind: ProfileKind, key: str, data: bytes
+) -> ProfileRef | None:
+    """The latest entry of the profile at ``ref`` if it holds exactly ``data`` already."""
+    # Checked before the transaction: an unchanged profile must not commit what other
+    # writers have staged on the shared branch under its own message.
+    try:
+        if store.read_object(ref, profile_path(dataset, kind, key)) != data:
+            return None
+    except (ObjectNotFound, RefNotFound):
+        return None
+    return _latest_entry(store, dataset, kind, key, ref)
 
 
 def _latest_entry(

@@ -24,8 +24,6 @@ from driftloop.exceptions import DriftCheckSkipped, ObjectNotFound, RefNotFound,
 from driftloop.monitoring.drift import DriftResult, score_drift, write_drift_report
 from driftloop.monitoring.profiles import (
     ProfileRef,
-    commit_quietly,
-    ensure_branch,
     list_profiles,
     merge_profiles,
     profile_frame,
@@ -35,6 +33,7 @@ from driftloop.monitoring.profiles import (
     read_profile_uri,
     write_profile,
 )
+from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -91,10 +90,15 @@ def write_checkpoint(
     current = read_checkpoint(store, dataset, ref=branch)
     if current is not None and current >= since:
         return
-    ensure_branch(store, branch, source_ref)
     body = Checkpoint(since=since, updated_at=datetime.now(UTC), report=report)
-    store.write_object(branch, checkpoint_path(dataset), body.model_dump_json(indent=2).encode())
-    commit_quietly(store, branch, f"Drift checkpoint of {dataset}", {"since": since.isoformat()})
+    with transact(
+        store,
+        branch,
+        source_ref=source_ref,
+        message=f"Drift checkpoint of {dataset}",
+        metadata={"since": since.isoformat()},
+    ) as tx:
+        tx.write(checkpoint_path(dataset), body.model_dump_json(indent=2).encode())
 
 
 def settled_until(settings: Settings) -> datetime:
@@ -287,10 +291,10 @@ def reference_profile_for_training(
     hashed = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
     key = hashlib.sha256(hashed.tobytes() + ",".join(columns).encode()).hexdigest()[:16]
     path = profile_path(spec.name, "reference", key)
-    ensure_branch(store, monitoring.branch, settings.main_branch)
     try:
         store.read_object(monitoring.branch, path)
-    except ObjectNotFound:
+    except (ObjectNotFound, RefNotFound):
+        # write_profile creates the monitoring branch when it is missing.
         write_profile(
             store,
             dataset=spec.name,

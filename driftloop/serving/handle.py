@@ -21,7 +21,7 @@ from driftloop.exceptions import (
 )
 from driftloop.serving.contract import DEFAULT_THRESHOLD
 from driftloop.spec import DatasetSpec
-from driftloop.training.artifacts import check_schema_compatible, load_model
+from driftloop.training.artifacts import check_schema_compatible, load_model, read_model_artifact
 
 if TYPE_CHECKING:
     import xgboost
@@ -175,9 +175,8 @@ class ChampionLoader:
             VersioningError: the artifact cannot be read from the store.
         """
         record = self.registry.get_version(self.model, version)
-        data = self.store.read_object(record.lineage.artifact_commit, record.lineage.artifact_uri)
         return handle_from_artifact(
-            data,
+            read_model_artifact(self.store, record.lineage),
             model=self.model,
             version=record.version,
             lineage=lineage_summary(record),

@@ -18,7 +18,9 @@ from driftloop.spec import DatasetSpec
 if TYPE_CHECKING:
     import xgboost
 
+    from driftloop.registry import VersionLineage
     from driftloop.training.model import TrainedModel
+    from driftloop.versioning.base import VersionStore
 
 MODEL_FILE = "model.ubj"
 SCHEMA_FILE = "feature_schema.json"
@@ -82,18 +84,50 @@ def load_model(model_bytes: bytes, *, expected_sha256: str) -> xgboost.Booster:
     """
     import xgboost
 
-    actual = hashlib.sha256(model_bytes).hexdigest()
-    if actual != expected_sha256:
-        raise ArtifactCorrupt(
-            f"model checksum mismatch: expected sha256 {expected_sha256}, got {actual} "
-            f"({len(model_bytes)} bytes)"
-        )
+    actual = _verified_sha256(model_bytes, expected_sha256, what="model")
     booster = xgboost.Booster()
     try:
         booster.load_model(bytearray(model_bytes))
     except xgboost.core.XGBoostError as exc:
         raise ArtifactCorrupt(f"model bytes (sha256 {actual}) do not load: {exc}") from exc
     return booster
+
+
+def read_model_artifact(store: VersionStore, lineage: VersionLineage) -> bytes:
+    """Read a version's model file from the store at its artifact commit, checksum verified.
+
+    Reads ``lineage.artifact_uri`` at ``lineage.artifact_commit`` (never a branch, which may
+    have moved on) and checks the bytes against ``lineage.artifact_sha256``.
+
+    Raises:
+        ArtifactCorrupt: the bytes' SHA-256 differs; the path, the commit and both checksums
+            are named.
+        RefNotFound: the artifact commit is not in the store.
+        ObjectNotFound: nothing is at the artifact's path in that commit.
+        VersioningError: the store failed.
+    """
+    data = store.read_object(lineage.artifact_commit, lineage.artifact_uri)
+    _verified_sha256(
+        data,
+        lineage.artifact_sha256,
+        what=f"model {lineage.artifact_uri} at commit {lineage.artifact_commit}",
+    )
+    return data
+
+
+def _verified_sha256(data: bytes, expected: str, *, what: str) -> str:
+    """The SHA-256 of ``data`` once it equals ``expected``.
+
+    Raises:
+        ArtifactCorrupt: it differs; ``what`` and both checksums are named.
+    """
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ArtifactCorrupt(
+            f"{what} checksum mismatch: expected sha256 {expected}, got {actual} "
+            f"({len(data)} bytes)"
+        )
+    return actual
 
 
 def check_schema_compatible(spec: DatasetSpec, champion_schema: dict[str, Any]) -> None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
-from driftloop.exceptions import NothingToCommit, TrainingError, VersionNotFound
+from driftloop.exceptions import TrainingError, VersionNotFound
 from driftloop.lineage import code_version
 from driftloop.promotion import Decision, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage
@@ -33,8 +33,10 @@ from driftloop.training import (
     train_model,
     write_plots,
 )
+from driftloop.training.artifacts import read_model_artifact
 from driftloop.training.features import split_assignment
 from driftloop.versioning.base import VersionStore
+from driftloop.versioning.transact import transact
 
 
 class Candidate(BaseModel):
@@ -239,9 +241,8 @@ def load_champion_model(store: VersionStore, version: ModelVersion):
     Raises:
         ArtifactCorrupt: the bytes in the store do not match the recorded checksum.
     """
-    lineage = version.lineage
-    data = store.read_object(lineage.artifact_commit, lineage.artifact_uri)
-    return load_model(data, expected_sha256=lineage.artifact_sha256)
+    data = read_model_artifact(store, version.lineage)
+    return load_model(data, expected_sha256=version.lineage.artifact_sha256)
 
 
 def validation_summary(store: VersionStore, data_commit: str) -> dict[str, Any]:
@@ -270,19 +271,17 @@ def _commit_files(
     run_key: str,
     data_commit: str,
 ) -> str:
-    branch = settings.models_branch
     store.ensure_repository(settings.main_branch)
-    store.create_branch(branch, settings.main_branch, exist_ok=True)
-    for name in names:
-        store.write_if_changed(branch, f"{folder}/{name}", (local / name).read_bytes())
-    try:
-        return store.commit(
-            branch,
-            f"Model artifacts of {run_key}",
-            {"airflow_run_id": run_key, "data_commit": data_commit},
-        ).id
-    except NothingToCommit:
-        return store.resolve(branch)
+    with transact(
+        store,
+        settings.models_branch,
+        source_ref=settings.main_branch,
+        message=f"Model artifacts of {run_key}",
+        metadata={"airflow_run_id": run_key, "data_commit": data_commit},
+    ) as tx:
+        for name in names:
+            tx.write_if_changed(f"{folder}/{name}", (local / name).read_bytes())
+    return tx.commit_id
 
 
 class Reproduction(BaseModel):

@@ -64,6 +64,13 @@ def test_good_batch_is_published_once(settings: Settings) -> None:
     batch = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r1")
     assert store.resolve(batch.branch) == batch.commit_id
     assert store.list_objects("main", "data/") == []
+    staged = store.get_commit(batch.commit_id)
+    assert staged.message == f"Stage batch {batch.key} of {spec.name}"
+    assert staged.metadata["batch"] == batch.key and staged.metadata["airflow_run_id"] == "r1"
+    assert staged.metadata["interval_start"] == _interval().start.isoformat()
+    # staging the same interval again commits nothing new
+    restaged = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r1")
+    assert restaged.commit_id == batch.commit_id == store.resolve(batch.branch)
     report = validate_batch(store, spec, batch, settings=settings)
     head = publish_batch(store, batch, report.statistics, settings=settings, run_id="r1")
 
@@ -88,12 +95,33 @@ def test_bad_batch_stays_on_its_branch_with_the_reasons(settings: Settings) -> N
     assert report.failures and report.docs_path.exists()
     assert store.resolve("main") == main_before
     assert "age" in read_quarantine_note(store, batch.key)["message"]
+    verdict = store.get_commit(batch.branch)
+    assert verdict.message == f"Quarantine batch {batch.key}"
+    assert verdict.metadata == {"quarantined": "true"}
+    assert verdict.parents == [batch.commit_id]
 
     # validating the same data again adds no commit to the quarantine branch
     head = store.resolve(batch.branch)
     again = stage_batch(store, spec, settings=settings, interval=_interval(1), run_id="r2")
     assert not validate_batch(store, spec, again, settings=settings).success
     assert store.resolve(batch.branch) == head
+
+
+def test_a_retry_commits_what_a_failed_stage_left_on_its_branch(settings: Settings) -> None:
+    store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
+    batch = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r1")
+    # As if a first attempt had written the batch to a fresh branch and died before committing.
+    store.delete_branch(batch.branch)
+    store.create_branch(batch.branch, "main")
+    store.write_object(batch.branch, batch.path, store.read_object(batch.commit_id, batch.path))
+
+    retried = stage_batch(store, spec, settings=settings, interval=_interval(), run_id="r2")
+
+    assert store.uncommitted(batch.branch) == []
+    assert store.get_commit(retried.commit_id).metadata["airflow_run_id"] == "r2"
+    assert store.read_object(retried.commit_id, batch.path) == store.read_object(
+        batch.commit_id, batch.path
+    )
 
 
 def test_an_interval_without_rows_is_empty(settings: Settings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -186,7 +187,7 @@ def test_watcher_swaps_on_promotion_and_rollback_and_skips_a_corrupt_version(
     watcher = ChampionWatcher(loader, champion, interval=60)
     try:
         _move(registry, corrupt.version)
-        with pytest.raises(ArtifactCorrupt):
+        with pytest.raises(ArtifactCorrupt, match=re.escape(corrupt.lineage.artifact_uri)):
             loader.load(corrupt.version)
         assert watcher.poll() is False
         assert watcher.handle is champion

@@ -53,6 +53,10 @@ def test_retried_steps_write_one_artifact_commit_one_version_one_move(world) -> 
     again = _train(world, "run-a")
     assert again.artifact_commit == first.artifact_commit
     assert again.artifact_sha256 == first.artifact_sha256
+    artifacts = store.get_commit(first.artifact_commit)
+    assert artifacts.id == store.resolve(settings.models_branch)
+    assert artifacts.message == "Model artifacts of run-a"
+    assert artifacts.metadata == {"airflow_run_id": "run-a", "data_commit": first.data_commit}
 
     v1 = register_candidate(registry, store, spec, first, settings=settings, created_by="t")
     v1_again = register_candidate(registry, store, spec, again, settings=settings, created_by="t")
@@ -96,8 +100,9 @@ def test_corrupted_artifact_is_caught_by_its_checksum(world) -> None:
     _, store, spec, _, registry = world
     champion = registry.get_alias(spec.name, "champion")
     lineage = champion.lineage.model_copy(update={"artifact_sha256": "0" * 64})
-    with pytest.raises(ArtifactCorrupt, match="checksum mismatch"):
+    with pytest.raises(ArtifactCorrupt, match="checksum mismatch") as caught:
         load_champion_model(store, champion.model_copy(update={"lineage": lineage}))
+    assert lineage.artifact_uri in str(caught.value)
 
 
 def test_a_spec_that_no_longer_fits_the_champion_is_refused(world) -> None:

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
+from driftloop.registry import VersionLineage
 from driftloop.spec import DatasetSpec
 from driftloop.training import (
     Metrics,
@@ -24,7 +25,9 @@ from driftloop.training import (
     train_model,
     write_plots,
 )
+from driftloop.training.artifacts import read_model_artifact
 from driftloop.training.features import labels, model_frame, split_assignment
+from driftloop.versioning.local import LocalVersionStore
 from tests.unit.test_features import make_frame, make_spec
 
 PARAMS = TrainingParams(num_boost_round=150, early_stopping_rounds=15)
@@ -171,6 +174,46 @@ def test_bytes_that_are_not_a_model_are_refused() -> None:
 
     with pytest.raises(ArtifactCorrupt, match="do not load"):
         load_model(garbage, expected_sha256=hashlib.sha256(garbage).hexdigest())
+
+
+def _stored_lineage(uri: str, commit: str, sha256: str) -> VersionLineage:
+    return VersionLineage(
+        data_commit="data",
+        data_ref="main",
+        validation={},
+        params={},
+        metrics={},
+        code_version="test",
+        artifact_uri=uri,
+        artifact_commit=commit,
+        artifact_sha256=sha256,
+        feature_schema={},
+    )
+
+
+def test_the_artifact_is_read_at_its_commit_and_a_tampered_one_is_refused(
+    trained: TrainedModel, spec: DatasetSpec, tmp_path: Path
+) -> None:
+    files = save_artifacts(trained, spec, tmp_path / "out")
+    good = files.model.read_bytes()
+    store = LocalVersionStore(root=tmp_path / "store", repository="artifacts")
+    store.ensure_repository()
+    uri = "models/m/run/model.ubj"
+    store.write_object("main", uri, good)
+    stored = store.commit("main", "artifacts").id
+    tampered = bytearray(good)
+    tampered[len(tampered) // 2] ^= 0xFF
+    store.write_object("main", uri, bytes(tampered))
+    overwritten = store.commit("main", "tampered").id
+
+    # The branch moved on to other bytes; the recorded commit still holds the model.
+    assert read_model_artifact(store, _stored_lineage(uri, stored, files.model_sha256)) == good
+    with pytest.raises(ArtifactCorrupt, match="checksum mismatch") as caught:
+        read_model_artifact(store, _stored_lineage(uri, overwritten, files.model_sha256))
+    message = str(caught.value)
+    actual = hashlib.sha256(bytes(tampered)).hexdigest()
+    assert uri in message and overwritten in message
+    assert files.model_sha256 in message and actual in message
 
 
 def test_plots_are_written(trained: TrainedModel, frame: pd.DataFrame, spec, tmp_path) -> None:

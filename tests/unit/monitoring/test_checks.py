@@ -78,6 +78,10 @@ def test_drift_is_checked_against_the_champions_reference(
     assert result.newest_profile_at == newest
     assert result.report_html and local_store.read_object("monitoring", result.report_html)
     assert read_checkpoint(local_store, spec.name) == newest
+    checkpoint, report = local_store.log("monitoring", limit=2)
+    assert checkpoint.message == f"Drift checkpoint of {spec.name}"
+    assert checkpoint.metadata == {"since": newest.isoformat()}
+    assert report.message.startswith("Drift report ") and report.message.endswith(": drift")
     with pytest.raises(DriftCheckSkipped, match="no new batch or serving profiles"):
         run_drift_check(local_store, registry, spec, settings)
 
@@ -174,12 +178,16 @@ def test_the_reference_profile_is_stored_once_per_training_data(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
     frame = make_batch(1, rows=2_000)
+    assert not local_store.branch_exists("monitoring")
 
     uri = reference_profile_for_training(local_store, spec, frame, settings=settings)
+    assert local_store.branch_exists("monitoring")
+    head = local_store.resolve("monitoring")
     again = reference_profile_for_training(local_store, spec, frame.copy(), settings=settings)
     other = reference_profile_for_training(local_store, spec, frame.iloc[:1_000], settings=settings)
 
     assert again == uri
+    assert local_store.log("monitoring", limit=2)[1].id == head  # only the other data committed
     assert other != uri
     assert "/monitoring/credit_risk/reference/" in uri
     stored = list_profiles(local_store, dataset=spec.name, kind="reference")

@@ -140,3 +140,7 @@ def test_the_report_is_written_as_json_and_html(
     stored = json.loads(local_store.read_object("monitoring", written.report_json))
     assert DriftResult.model_validate(stored) == written
     assert local_store.uncommitted("monitoring") == []
+    name = written.report_json.rsplit("/", 1)[1].removesuffix(".json")
+    commit = local_store.get_commit("monitoring")
+    assert commit.message == f"Drift report {name} of credit_risk: drift"
+    assert commit.metadata == {"drifted": "true", "signature": result.signature, "report": name}

@@ -123,14 +123,26 @@ def test_written_profiles_are_listed_newer_than_a_time(any_store: VersionStore) 
     assert any_store.branch_exists("monitoring")
 
 
+def test_a_profile_is_committed_with_what_it_records(any_store: VersionStore) -> None:
+    ref = write_profile(any_store, dataset="ds", kind="batch", key="b1", data=b"x", rows=3)
+
+    commit = any_store.get_commit("monitoring")
+    assert commit.message == "Record batch profile b1 of ds"
+    assert commit.metadata == {"kind": "batch", "key": "b1", "rows": "3", "path": ref.path}
+    assert any_store.uncommitted("monitoring") == []
+
+
 def test_rewriting_the_same_profile_changes_nothing(any_store: VersionStore) -> None:
     first = write_profile(any_store, dataset="ds", kind="batch", key="b1", data=b"x", rows=1)
     head = any_store.resolve("monitoring")
+    # Another writer's profile, staged but not committed yet, is that writer's to commit.
+    any_store.write_object("monitoring", "monitoring/ds/serving/s1.bin", b"other")
 
     again = write_profile(any_store, dataset="ds", kind="batch", key="b1", data=b"x", rows=1)
 
     assert again == first
     assert any_store.resolve("monitoring") == head
+    assert [c.path for c in any_store.uncommitted("monitoring")] == ["monitoring/ds/serving/s1.bin"]
 
 
 def test_a_rewritten_profile_is_listed_once_with_its_latest_entry(
