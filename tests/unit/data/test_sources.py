@@ -72,7 +72,8 @@ def test_parquet_and_explicit_format(tmp_path: Path) -> None:
         ("empty.csv", b"", "is empty (0 bytes)"),
         ("empty.parquet", b"", "is empty (0 bytes)"),
         ("blank.csv", b"\n\n", "has no header row"),
-        ("ragged.csv", b"a,b\n1,2\n1,2,3,4\n", "is not valid CSV"),
+        ("ragged.csv", b"a,b\n1,2\n1,2,3,4\n", "line 3 has 4 fields but the header has 2"),
+        ("unclosed.csv", b'a,b\n1,"2\n3,4\n', "is not valid CSV: "),
         ("junk.parquet", b"PAR1 this is not parquet", "is not a readable Parquet file"),
         ("data.json", b"{}", "cannot tell the format from suffix '.json'"),
     ],
@@ -128,6 +129,141 @@ def test_non_utf8_offset_is_exact_past_the_first_megabyte(tmp_path: Path) -> Non
         DataSourceError, match=rf"0xff at offset {3 + 3 * lines} \(line {lines + 2}\)"
     ):
         read_file(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # pandas would read age=1000 and income missing: the first field became the index.
+        ("age,income\n30,1000,\n40,2000,\n", "line 2 has 3 fields but the header has 2"),
+        ("age,income\n30,1000\n40,2000,\n", "line 3 has 3 fields but the header has 2"),
+        ("a,b\n1,2,3,4\n5,6\n", "line 2 has 4 fields but the header has 2"),
+        # Physical lines: pandas itself calls this one line 4.
+        ('id,note\n1,"two\nlines"\n\n2,x,y\n', "line 5 has 3 fields but the header has 2"),
+    ],
+)
+def test_csv_row_with_more_fields_than_the_header_names_its_line(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = _write(tmp_path / "extra.csv", content)
+
+    with pytest.raises(DataSourceError, match=re.escape(expected)) as caught:
+        read_file(path)
+
+    assert str(path) in str(caught.value)
+    assert "stray delimiter" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a,b,c\n1,2,3\n4,5\n", "line 3 has 2 fields but the header has 3"),
+        ('a,b,c\n"x\ny",2,3\n\n  \n4\n', "line 6 has 1 field but the header has 3"),
+    ],
+)
+def test_csv_row_with_fewer_fields_than_the_header_names_its_line(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    path = _write(tmp_path / "short.csv", content)
+
+    with pytest.raises(DataSourceError, match=re.escape(expected)) as caught:
+        FileSource(tmp_path / "*.csv").read()
+
+    assert str(path) in str(caught.value)
+    assert "write a missing value as an empty field" in str(caught.value)
+
+
+def test_csv_empty_fields_blank_lines_and_lines_of_spaces_are_no_short_rows(
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path / "b.csv", "a,b,c\n1,2,\n\n \t\n,,\n4,5,6\n")
+
+    frame = read_file(path)
+
+    assert frame.shape == (3, 3)
+    assert frame["c"].isna().tolist() == [True, True, False]
+    assert frame["a"].tolist()[::2] == [1, 4]
+
+
+def test_csv_trailing_delimiter_on_every_line_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path / "trailing.csv", "age,income,\n30,1000,\n40,2000,\n")
+
+    with pytest.raises(DataSourceError, match="the header's last column has no name") as caught:
+        read_file(path)
+
+    assert str(path) in str(caught.value)
+
+
+@pytest.mark.parametrize("header", ["age,income", '"age","income"'])
+def test_csv_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path / "bom.csv", f"\ufeff{header}\n30,1000\n")
+
+    frame = read_file(path)
+
+    assert list(frame.columns) == ["age", "income"]
+    assert frame["age"].tolist() == [30]
+
+
+def test_csv_quoted_fields_keep_line_breaks_delimiters_and_quotes(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path / "quoted.csv",
+        'id,note,amount\r\n1,"first line\r\nsecond, with a comma",10\r\n2,"say ""hi""",20\r\n',
+    )
+
+    frame = read_file(path)
+
+    assert frame["note"].tolist() == ["first line\r\nsecond, with a comma", 'say "hi"']
+    assert frame["amount"].tolist() == [10, 20]
+
+
+def test_csv_quoted_numbers_are_numbers(tmp_path: Path) -> None:
+    path = _write(tmp_path / "b.csv", 'id,amount,rate\n"1","1000","2.5"\n"2","2000",""\n')
+
+    frame = read_file(path)
+
+    assert [str(dtype) for dtype in frame.dtypes] == ["int64", "int64", "float64"]
+    assert frame["amount"].tolist() == [1000, 2000]
+    assert frame["rate"].tolist()[0] == 2.5
+
+
+def test_latin1_csv_must_be_re_encoded_as_utf8(tmp_path: Path) -> None:
+    path = _write(tmp_path / "latin1.csv", "name,city\nJosé,Paris\n".encode("latin-1"))
+
+    with pytest.raises(DataSourceError) as caught:
+        read_file(path)
+
+    message = str(caught.value)
+    assert message.startswith(f"{path} is not valid UTF-8: byte 0xe9 at offset 13 (line 2)")
+    assert "must be UTF-8" in message
+
+
+def test_csv_row_longer_than_a_scan_block_is_read(tmp_path: Path) -> None:
+    long = "x" * 3_000_000
+    path = _write(tmp_path / "long.csv", f'a,b\n"{long}",\n3,4\n')
+
+    frame = read_file(path)
+
+    assert frame["a"].tolist() == [long, "3"]
+    assert pd.isna(frame["b"][0])
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        # The csv module stops at fields over 128 KiB, so the line goes unnamed.
+        ('"{long}",2,3\n', "the first data row has more fields than the header"),
+        ('"{long}",2\n3\n', "a row has 1 field but the header has 2: '3'"),
+    ],
+)
+def test_ragged_row_that_cannot_be_located_still_fails(
+    tmp_path: Path, rows: str, expected: str
+) -> None:
+    path = _write(tmp_path / "b.csv", "a,b\n" + rows.format(long="x" * 3_000_000))
+
+    with pytest.raises(DataSourceError, match=re.escape(expected)) as caught:
+        read_file(path)
+
+    assert str(path) in str(caught.value)
 
 
 def test_parquet_bytes_round_trip_is_deterministic() -> None:

@@ -406,7 +406,7 @@ def test_build_context_holds_only_what_the_image_copies() -> None:
         "docker/secrets/postgres_password",
         "docker/secrets/lakefs.yaml",
         "docker/.env",
-        "tests/unit/test_docker.py",
+        "tests/deployment/test_docker.py",
         "driftloop/__pycache__/config.cpython-311.pyc",
     ):
         assert excluded(path), f"{path} would be sent to the image build"

@@ -28,7 +28,7 @@ from driftloop.training import (
 from driftloop.training.artifacts import read_model_artifact
 from driftloop.training.features import labels, model_frame, split_assignment
 from driftloop.versioning.local import LocalVersionStore
-from tests.unit.test_features import make_frame, make_spec
+from tests.unit.training.test_features import make_frame, make_spec
 
 PARAMS = TrainingParams(num_boost_round=150, early_stopping_rounds=15)
 
