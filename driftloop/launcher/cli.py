@@ -84,7 +84,7 @@ def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _train(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop import model_commands
+    from driftloop.launcher import models as model_commands
 
     return model_commands.train(
         settings, reason=args.reason, data_ref=args.data_ref, mode=args.mode
@@ -92,7 +92,7 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _models(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop import model_commands
+    from driftloop.launcher import models as model_commands
 
     match args.models_command:
         case "list":
