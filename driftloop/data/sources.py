@@ -9,6 +9,7 @@ subclass :class:`SourceUnavailable`, which is worth retrying.
 from __future__ import annotations
 
 import codecs
+import csv
 import glob
 import io
 import json
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
@@ -34,6 +36,10 @@ if TYPE_CHECKING:
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _PARQUET_COMPRESSION = "zstd"
 _DECODE_CHUNK = 1 << 20
+_SCAN_BLOCK = 1 << 20
+_REENCODE = "CSV files must be UTF-8, so re-encode it (for example from Latin-1 or cp1252)"
+# Asking pyarrow for a column no CSV has keeps its scan to splitting rows into fields.
+_NO_COLUMN = "\x00driftloop: no column"
 
 
 @dataclass(frozen=True)
@@ -84,10 +90,26 @@ def read_file(path: str | Path, *, format: str | None = None) -> pd.DataFrame:
     """Read one CSV or Parquet file, its format taken from ``format`` or the suffix.
 
     CSV keeps pandas' type inference (validation reports wrong types) and reads empty cells as
-    missing values.
+    missing values. A CSV file is UTF-8 (a byte order mark is allowed) with a header row and
+    standard quoting: a quoted field may hold delimiters, doubled quotes and line breaks, and a
+    column of quoted numbers is read as numbers. Every row must have exactly as many fields as
+    the header has names, because pandas would otherwise move values between columns:
+
+    * A row with more fields (often a delimiter at the end of data lines) is an error; pandas
+      can take its first field for the row's index and shift the rest one column left.
+    * A row with fewer fields is an error too, although pandas would fill the missing ones in.
+      It assumes the last values are missing, but a short row cannot say which value was left
+      out: one that lost a value in the middle would be read with its later values in the
+      wrong columns. A missing value is written as an empty field (``1,,3``).
+    * A header that ends with an empty name (a delimiter at the end of every line) is an error
+      rather than a column of nothing named ``Unnamed: n``.
+
+    These errors name the line as a text editor numbers it, counting line breaks in quoted
+    fields.
 
     Raises:
-        DataSourceError: the file is missing, empty, corrupt, not UTF-8 (CSV), or of unknown format.
+        DataSourceError: the file is missing, empty, corrupt, not UTF-8 (CSV), of unknown format,
+            or has a row whose number of fields differs from its header's (CSV).
 
     """
     path = Path(path)
@@ -125,15 +147,138 @@ def _read_csv(path: Path) -> pd.DataFrame:
     try:
         # low_memory=False infers each column's type from the whole file; chunked inference can
         # give one column both numbers and strings, which Parquet cannot store.
-        return pd.read_csv(path, encoding="utf-8", low_memory=False)
+        frame = pd.read_csv(path, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as exc:
         raise DataSourceError(f"{path} is not valid UTF-8: {_utf8_error_position(path)}") from exc
     except pd.errors.EmptyDataError as exc:
         raise DataSourceError(f"{path} is empty: it has no header row") from exc
     except pd.errors.ParserError as exc:
-        raise DataSourceError(f"{path} is not valid CSV: {exc}") from exc
+        # pandas rejects a row with more fields than the first data row, but its line number
+        # leaves out the line breaks inside quoted fields.
+        raise _field_count_error(path, otherwise=f"{path} is not valid CSV: {exc}") from exc
     except OSError as exc:
         raise DataSourceError(f"{path} cannot be read: {exc}") from exc
+    if _header_names(path)[-1] == "":
+        raise DataSourceError(
+            f"{path}: the header's last column has no name; if every line ends with a "
+            "delimiter, remove it (a column without a name holds no data)"
+        )
+    if not isinstance(frame.index, pd.RangeIndex):
+        # A first data row with more fields than the header makes pandas read every row's
+        # leading fields as its index, shifting the rest.
+        raise _field_count_error(
+            path, otherwise=f"{path}: the first data row has more fields than the header"
+        )
+    # pandas fills a short row's missing fields in from the last column backwards, so a file
+    # whose last column has no missing value has no short row, and needs no second look.
+    if frame.iloc[:, -1].isna().any() and (row := _first_ragged_row(path)) is not None:
+        raise _field_count_error(
+            path,
+            otherwise=(
+                f"{path}: a row has {_fields(row.actual_columns)} but the header has "
+                f"{row.expected_columns}: {row.text[:80]!r}"
+            ),
+        )
+    return frame
+
+
+def _header_names(path: Path) -> list[str]:
+    """Return the header's names as written; pandas calls an empty one ``Unnamed: n``."""
+    header = pd.read_csv(
+        path, encoding="utf-8", header=None, nrows=1, dtype=str, keep_default_na=False
+    )
+    return header.iloc[0].tolist()
+
+
+def _first_ragged_row(path: Path) -> pa_csv.InvalidRow | None:
+    """Find a row whose number of fields differs from the header's, at C++ speed.
+
+    Raises:
+        DataSourceError: pyarrow cannot split the file into rows.
+
+    """
+    found: list[pa_csv.InvalidRow] = []
+
+    def stop_at_ragged(row: pa_csv.InvalidRow) -> str:
+        # pandas skips a line of spaces and tabs as blank, which pyarrow sees as one field.
+        if not row.text.strip(" \t"):
+            return "skip"
+        found.append(row)
+        return "error"
+
+    parse_options = pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop_at_ragged)
+    convert_options = pa_csv.ConvertOptions(
+        include_columns=[_NO_COLUMN], include_missing_columns=True
+    )
+    size = path.stat().st_size
+    block = _SCAN_BLOCK
+    while True:
+        read_options = pa_csv.ReadOptions(block_size=block, use_threads=False)
+        try:
+            with pa.memory_map(str(path)) as source:
+                pa_csv.open_csv(
+                    source,
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                ).read_all()
+        except pa.ArrowInvalid as exc:
+            if found:
+                return found[0]
+            if block > size:
+                raise DataSourceError(f"{path} cannot be split into rows: {exc}") from exc
+            # A row must fit in one block: retry with blocks that hold longer rows.
+            block *= 16
+        else:
+            return None
+
+
+def _field_count_error(path: Path, *, otherwise: str) -> DataSourceError:
+    """Name the first line whose number of fields differs from the header's.
+
+    ``otherwise`` is the message when no such line is found.
+    """
+    located = _first_ragged_line(path)
+    if located is None:
+        return DataSourceError(otherwise)
+    line, fields, expected = located
+    if fields > expected:
+        hint = "is there a stray delimiter, or one at the end of the line?"
+    else:
+        hint = "write a missing value as an empty field (1,,3) rather than leaving it out"
+    return DataSourceError(
+        f"{path}: line {line} has {_fields(fields)} but the header has {expected}; {hint}"
+    )
+
+
+def _fields(count: int) -> str:
+    return "1 field" if count == 1 else f"{count} fields"
+
+
+def _first_ragged_line(path: Path) -> tuple[int, int, int] | None:
+    """Return the first ragged row's line number, its number of fields and the header's.
+
+    Returns ``None`` when the csv module finds no such row: it splits rows differently than
+    pandas did, or stops at a field longer than its limit (128 KiB).
+    """
+    expected = None
+    end = 0
+    try:
+        with path.open(encoding="utf-8-sig", errors="replace", newline="") as handle:
+            reader = csv.reader(handle)
+            for record in reader:
+                # line_num counts the lines read so far, line breaks in quoted fields included.
+                start, end = end + 1, reader.line_num
+                # pandas skips empty lines and lines of spaces and tabs.
+                if len(record) <= 1 and not "".join(record).strip(" \t"):
+                    continue
+                if expected is None:
+                    expected = len(record)
+                elif len(record) != expected:
+                    return start, len(record), expected
+    except csv.Error:
+        return None
+    return None
 
 
 def _utf8_error_position(path: Path) -> str:
@@ -151,11 +296,9 @@ def _utf8_error_position(path: Path) -> str:
             except UnicodeDecodeError as exc:
                 offset = consumed - len(pending) + exc.start
                 line += data[: exc.start].count(b"\n")
-                return (
-                    f"byte 0x{data[exc.start]:02x} at offset {offset} (line {line}); re-encode it"
-                )
+                return f"byte 0x{data[exc.start]:02x} at offset {offset} (line {line}); {_REENCODE}"
             if not chunk:
-                return "an invalid byte sequence; re-encode it"
+                return f"an invalid byte sequence; {_REENCODE}"
             consumed += len(chunk)
             line += chunk.count(b"\n")
 

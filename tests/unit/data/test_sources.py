@@ -140,6 +140,8 @@ def test_non_utf8_offset_is_exact_past_the_first_megabyte(tmp_path: Path) -> Non
         ("a,b\n1,2,3,4\n5,6\n", "line 2 has 4 fields but the header has 2"),
         # Physical lines: pandas itself calls this one line 4.
         ('id,note\n1,"two\nlines"\n\n2,x,y\n', "line 5 has 3 fields but the header has 2"),
+        # A row over several lines is named by its first.
+        ('id,note\n1,x\n2,"two\nlines",y\n', "line 3 has 3 fields but the header has 2"),
     ],
 )
 def test_csv_row_with_more_fields_than_the_header_names_its_line(
