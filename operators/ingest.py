@@ -121,8 +121,11 @@ class ValidateBatchOperator(BaseOperator):
                 f"{report.describe(batch.source)}\n"
                 f"Quarantined on branch {batch.branch!r}; Data Docs: {report.docs_path}"
             )
+        if report.warnings:
+            self.log.warning("%s", report.describe(batch.source))
         return {
             "statistics": report.statistics,
+            "warnings": report.warning_records(),
             "result_path": str(report.result_path),
             "docs_path": str(report.docs_path),
         }
@@ -163,6 +166,7 @@ class PublishBatchOperator(BaseOperator):
             self.validation["statistics"],
             settings=settings,
             run_id=context["run_id"],
+            warnings=self.validation.get("warnings", []),
         )
         event = {"commit_id": head, "path": batch.path, "rows": batch.rows, "batch": batch.key}
         for outlet in self.outlets:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from string import Template
 
@@ -155,8 +156,14 @@ def publish_batch(
     *,
     settings: Settings,
     run_id: str,
+    warnings: Sequence[Mapping[str, object]] = (),
 ) -> str:
     """Merge a validated batch into main and drop its branch; return main's head commit.
+
+    ``warnings`` are the validation's warning-tier failures
+    (:meth:`~driftloop.validation.report.ValidationReport.warning_records`): the batch is
+    published with them in the merge commit's ``validation_warnings`` metadata, where
+    ``driftloop ingest`` and the drift monitor read them.
 
     Re-publishing a batch that is already on main writes nothing and returns main's head.
     """
@@ -169,6 +176,7 @@ def publish_batch(
         "airflow_run_id": run_id,
         "code_version": code_version(settings.project_dir),
         "validation": json.dumps(report_statistics, sort_keys=True),
+        "validation_warnings": json.dumps(list(warnings), sort_keys=True),
     }
     if batch.interval_start:
         metadata |= {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -35,6 +36,14 @@ def ingest_file(settings: Settings, path: Path) -> int:
         )
         commit = head.id if head else store.resolve(settings.main_branch)
         print(f"published {data_path(spec, key)} to {settings.main_branch}@{commit}")
+        warnings = json.loads(head.metadata.get("validation_warnings") or "[]") if head else []
+        if warnings:
+            print(
+                f"with {len(warnings)} validation warnings (changed data: published, and "
+                "counted as drift evidence):"
+            )
+            for warning in warnings:
+                print(f"  - {warning['expectation']}: {warning['message']}")
         return 0
     try:
         note = read_quarantine_note(store, key)

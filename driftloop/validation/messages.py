@@ -16,7 +16,7 @@ import pandas as pd
 
 from driftloop.spec import DatasetSpec
 from driftloop.validation.report import FailedExpectation
-from driftloop.validation.suites import BOOL_TYPES, NUMERIC_TYPES, STRING_TYPES
+from driftloop.validation.suites import BOOL_TYPES, CRITICAL, NUMERIC_TYPES, STRING_TYPES
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -114,7 +114,15 @@ def _describe(
         examples=failed.examples,
         observed=_json_safe(observed),
         message=message,
+        rule=(config.meta or {}).get("driftloop", {}).get("rule"),
+        severity=_severity(config),
     )
+
+
+def _severity(config: Any) -> str:
+    """The expectation's tier; an expectation without one is critical, as in GX."""
+    severity = getattr(config, "severity", None)
+    return str(getattr(severity, "value", severity) or CRITICAL)
 
 
 def _error_message(failed: _Failed, error: str, wrong_type: set[str]) -> str:
@@ -157,9 +165,11 @@ def _type_message(failed: _Failed) -> tuple[str, Any]:
 
 def _null_message(failed: _Failed) -> tuple[str, Any]:
     percent = failed.details.get("unexpected_percent") or 0.0
-    message = (
-        f"{failed.subject} has {_values(failed.count, 'null ')} ({percent:.1f}%), none allowed"
+    mostly = failed.kwargs.get("mostly")
+    allowed = (
+        "none allowed" if mostly is None else f"more than the {100 * (1 - mostly):.1f}% allowed"
     )
+    message = f"{failed.subject} has {_values(failed.count, 'null ')} ({percent:.1f}%), {allowed}"
     rows = failed.details.get("partial_unexpected_index_list") or []
     if rows:
         message += f", e.g. in rows {_listing(rows[:_MAX_EXAMPLES])}"
@@ -174,10 +184,12 @@ def _range_message(failed: _Failed) -> tuple[str, Any]:
         where = f"above {_number(high)}"
     else:
         where = f"outside [{_number(low)}, {_number(high)}]"
-    return (
-        f"{failed.subject}: {_values(failed.count)} {where}, e.g. {_listing(failed.examples)}",
-        None,
-    )
+    message = f"{failed.subject}: {_values(failed.count)} {where}"
+    mostly = failed.kwargs.get("mostly")
+    if mostly is not None:
+        percent = failed.details.get("unexpected_percent") or 0.0
+        message += f" ({percent:.1f}% of rows, more than the {100 * (1 - mostly):.0f}% allowed)"
+    return f"{message}, e.g. {_listing(failed.examples)}", None
 
 
 def _set_message(failed: _Failed) -> tuple[str, Any]:

@@ -19,29 +19,65 @@ class FailedExpectation(BaseModel):
     examples: list[Any] = Field(default_factory=list, description="Up to 5 offending values")
     observed: Any = Field(default=None, description="Observed value of a table-level check")
     message: str
+    rule: str | None = Field(default=None, description="driftloop's rule name, from meta")
+    severity: str = Field(
+        default="critical", description="GX severity: critical quarantines, warning publishes"
+    )
 
 
 class ValidationReport(BaseModel):
-    """The outcome of validating one batch, with where its full result and Data Docs are."""
+    """The outcome of validating one batch, with where its full result and Data Docs are.
+
+    ``success`` is true when no critical expectation failed: the batch may be published,
+    carrying its ``warnings`` (failed warning-tier expectations) with it.
+    """
 
     success: bool
     statistics: dict[str, Any]
-    failures: list[FailedExpectation]
+    failures: list[FailedExpectation] = Field(description="Failed critical expectations")
+    warnings: list[FailedExpectation] = Field(
+        default_factory=list, description="Failed warning-tier expectations"
+    )
     result_path: Path
     docs_path: Path
     rows: int
 
     def describe(self, source: str) -> str:
         """One message naming ``source``, every failed expectation, and where the result is."""
-        stats = self.statistics
+        evaluated = self.statistics.get("evaluated_expectations")
         if self.success:
-            evaluated = stats.get("evaluated_expectations")
-            return f"batch {source} passed validation ({evaluated} expectations)"
+            head = f"batch {source} passed validation ({evaluated} expectations)"
+            if not self.warnings:
+                return head
+            return "\n".join(
+                [f"{head} with {len(self.warnings)} validation warnings:", *self.warning_lines()]
+            )
         lines = [
-            f"batch {source} failed validation: {stats.get('unsuccessful_expectations')} of "
-            f"{stats.get('evaluated_expectations')} expectations failed",
+            f"batch {source} failed validation: {len(self.failures)} critical of "
+            f"{evaluated} expectations failed",
             *(f"  - {f.expectation}: {f.message}" for f in self.failures),
-            f"full result: {self.result_path}",
-            f"data docs: {self.docs_path}",
         ]
-        return "\n".join(lines)
+        if self.warnings:
+            lines += [f"and {len(self.warnings)} validation warnings:", *self.warning_lines()]
+        return "\n".join(
+            [*lines, f"full result: {self.result_path}", f"data docs: {self.docs_path}"]
+        )
+
+    def warning_lines(self) -> list[str]:
+        """One indented line per warning."""
+        return [f"  - {f.expectation}: {f.message}" for f in self.warnings]
+
+    def warning_records(self) -> list[dict[str, Any]]:
+        """The warnings as small JSON records, for commit metadata and the monitor.
+
+        Each is ``{"column", "expectation", "rule", "message"}``.
+        """
+        return [
+            {
+                "column": f.column,
+                "expectation": f.expectation,
+                "rule": f.rule,
+                "message": f.message,
+            }
+            for f in self.warnings
+        ]

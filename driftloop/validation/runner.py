@@ -24,7 +24,7 @@ from driftloop.exceptions import ConfigError
 from driftloop.spec import DatasetSpec
 from driftloop.validation.messages import describe_failures
 from driftloop.validation.report import ValidationReport
-from driftloop.validation.suites import load_suite
+from driftloop.validation.suites import CRITICAL, SEVERITIES, load_suite
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuite
@@ -98,10 +98,13 @@ def validate_frame(
     text = json.dumps(result.to_json_dict(), indent=2, sort_keys=True, default=str)
     result_path.write_text(text + "\n", encoding="utf-8")
 
+    failed = describe_failures(result, suite, df, spec)
+    critical = [f for f in failed if f.severity == CRITICAL]
     return ValidationReport(
-        success=bool(result.success),
+        success=not critical,
         statistics=dict(result.statistics),
-        failures=describe_failures(result, suite, df, spec),
+        failures=critical,
+        warnings=[f for f in failed if f.severity != CRITICAL],
         result_path=result_path,
         docs_path=docs_path,
         rows=len(df),
@@ -128,8 +131,14 @@ def _gx_suite(suite: dict[str, Any], path: Path) -> ExpectationSuite:
     expectations = []
     for number, item in enumerate(suite["expectations"], start=1):
         try:
+            severity = item.get("severity", CRITICAL)
+            if severity not in SEVERITIES:
+                raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
             configuration = ExpectationConfiguration(
-                type=item["type"], kwargs=item["kwargs"], meta=item.get("meta") or {}
+                type=item["type"],
+                kwargs=item["kwargs"],
+                meta=item.get("meta") or {},
+                severity=severity,
             )
             expectations.append(configuration.to_domain_obj())
         except (GreatExpectationsError, ValueError, TypeError) as exc:

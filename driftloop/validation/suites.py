@@ -1,4 +1,18 @@
-"""Baseline Great Expectations suites, learned from a sample that fits the dataset spec.
+"""Baseline Great Expectations suites in two tiers, learned from a sample that fits the spec.
+
+Every expectation carries GX's ``severity``:
+
+- ``critical``: the data is **broken** and the batch is quarantined (``main`` untouched): the
+  column set, values that do not parse as the column's type, the id present and unique, the
+  target present with its labels, a column whose null share jumps far beyond the learned one
+  (:func:`critical_null_share`), a sign the sample never broke (never negative → negative);
+- ``warning``: the data has **changed**; the batch is published with the warnings in its
+  commit, and they count as drift evidence: values beyond the learned range, categories never
+  seen, a null share a little above the learned one (:func:`warning_null_share`).
+
+Each expectation's ``meta.driftloop`` names its rule and why it is in its tier. Users move a
+rule between tiers by editing ``severity`` in the suite file (``critical`` or ``warning``); a
+suite written by hand without ``severity`` counts every rule as critical, GX's default.
 
 The suite is plain JSON (GX's own format), written to ``expectations/`` and committed with
 the spec: users read and edit it.
@@ -9,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -36,17 +50,49 @@ STRING_TYPES = ["str", "StringDtype"]
 RANGE_MOSTLY = 0.99
 """Share of a batch's values that must lie in a numeric column's learned range."""
 
+CRITICAL = "critical"
+WARNING = "warning"
+Severity = Literal["critical", "warning"]
+SEVERITIES = ("critical", "warning", "info")
+"""GX's severities; anything but critical publishes the batch with a warning."""
+
+
+def critical_null_share(learned: float) -> float:
+    """The null share of a column that makes a batch broken, given the share learned.
+
+    Five times the learned share, and at least 10 points above it; never a whole column: a
+    column that came in entirely null is always broken. A column without nulls in the sample
+    (``learned == 0``) tolerates a tenth of its rows null before the batch is quarantined; one
+    with 8% nulls, 40%.
+    """
+    return round(min(max(5 * learned, learned + 0.10), 0.99), 4)
+
+
+def warning_null_share(learned: float) -> float:
+    """The null share above which a batch is published with a warning.
+
+    Twice the learned share, and at least one point above it: a few nulls in a column that
+    had none are news, not breakage.
+    """
+    return round(min(max(2 * learned, learned + 0.01), critical_null_share(learned)), 4)
+
+
+def _rule(kind: Any, severity: Severity, rule: str, why: str, **kwargs: Any) -> Any:
+    """A GX expectation of class ``kind`` in its tier, its rule's name and reason in ``meta``."""
+    return kind(**kwargs, severity=severity, meta={"driftloop": {"rule": rule, "why": why}})
+
 
 def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> dict[str, Any]:
-    """Build the baseline expectation suite for ``spec`` from a sample that fits it.
+    """Build the baseline two-tier expectation suite for ``spec`` from a sample that fits it.
 
-    Expectations: the exact column set, at least one row, and per column (in ``spec.columns``
-    order) its type, non-null when the sample had no nulls (always for the id and target), the
-    sample's range widened by ``slack`` times its width for numbers, met by ``RANGE_MOSTLY`` of
-    the rows (plus a strict ``>= 0`` when the sample has no negatives), the known categories
-    or target labels, and unique ids. The id
-    column's type follows the sample; the event-time column only gets the null check, as its
-    type depends on the source (datetime with or without zone, or ISO text).
+    Critical: the exact column set, at least one row, and per column (in ``spec.columns``
+    order) its type; the id not null and unique; the target not null with its labels; for
+    features and the event time, a null share beyond :func:`critical_null_share` of the
+    sample's; ``>= 0`` when the sample has no negatives. Warning: a null share beyond
+    :func:`warning_null_share`; the sample's range widened by ``slack`` times its width, met
+    by ``RANGE_MOSTLY`` of the rows; the known categories. The id column's type follows the
+    sample; the event-time column has no type rule, as its type depends on the source
+    (datetime with or without zone, or ISO text).
 
     Returns:
         The suite as ``ExpectationSuite.to_json_dict()`` gives it, without ids, so the same
@@ -67,69 +113,150 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
         raise SpecError(f"the sample lacks columns of dataset {spec.name!r}: {missing}")
 
     expectations: list[Any] = [
-        gxe.ExpectTableColumnsToMatchSet(column_set=spec.columns, exact_match=True),
-        gxe.ExpectTableRowCountToBeBetween(min_value=1),
+        _rule(
+            gxe.ExpectTableColumnsToMatchSet,
+            CRITICAL,
+            "columns",
+            "every batch has exactly the spec's columns",
+            column_set=spec.columns,
+            exact_match=True,
+        ),
+        _rule(
+            gxe.ExpectTableRowCountToBeBetween,
+            CRITICAL,
+            "rows",
+            "an empty batch is no batch",
+            min_value=1,
+        ),
     ]
     for column in spec.columns:
         values = df[column]
-        if column == spec.event_time_column:
-            if not values.isna().any():
-                expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
-            continue
         if column == spec.id_column:
             numeric = pd.api.types.is_numeric_dtype(values)
+            why = "rows are told apart, and split for training, by their id"
             expectations += [
-                gxe.ExpectColumnValuesToBeInTypeList(
-                    column=column, type_list=NUMERIC_TYPES if numeric else STRING_TYPES
+                _type_rule(gxe, column, NUMERIC_TYPES if numeric else STRING_TYPES),
+                _rule(gxe.ExpectColumnValuesToNotBeNull, CRITICAL, "id", why, column=column),
+                _rule(gxe.ExpectColumnValuesToBeUnique, CRITICAL, "id", why, column=column),
+            ]
+        elif column == spec.target:
+            why = "a row without a known label cannot train or score a model"
+            expectations += [
+                _type_rule(gxe, column, STRING_TYPES),
+                _rule(gxe.ExpectColumnValuesToNotBeNull, CRITICAL, "target", why, column=column),
+                _rule(
+                    gxe.ExpectColumnValuesToBeInSet,
+                    CRITICAL,
+                    "target",
+                    why,
+                    column=column,
+                    value_set=spec.target_values,
                 ),
-                gxe.ExpectColumnValuesToNotBeNull(column=column),
-                gxe.ExpectColumnValuesToBeUnique(column=column),
             ]
-            continue
-        if column == spec.target:
-            expectations += [
-                gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=STRING_TYPES),
-                gxe.ExpectColumnValuesToNotBeNull(column=column),
-                gxe.ExpectColumnValuesToBeInSet(column=column, value_set=spec.target_values),
-            ]
-            continue
-        expectations += _feature_expectations(gxe, spec.feature(column), values, slack=slack)
+        elif column == spec.event_time_column:
+            expectations += _null_rules(gxe, column, values)
+        else:
+            expectations += _feature_expectations(gxe, spec.feature(column), values, slack=slack)
 
     suite = gx.ExpectationSuite(
         name=spec.name,
         expectations=expectations,
-        meta={"driftloop": {"dataset": spec.name, "generated_from_rows": len(df)}},
+        meta={
+            "driftloop": {
+                "dataset": spec.name,
+                "generated_from_rows": len(df),
+                "tiers": (
+                    "severity 'critical' quarantines a batch; 'warning' publishes it with the "
+                    "warning, which counts as drift evidence. Edit a rule's severity to move it."
+                ),
+            }
+        },
     )
     return suite.to_json_dict()
+
+
+def _type_rule(gxe: Any, column: str, type_list: list[str]) -> Any:
+    return _rule(
+        gxe.ExpectColumnValuesToBeInTypeList,
+        CRITICAL,
+        "type",
+        "a value that does not parse as the column's type is broken data",
+        column=column,
+        type_list=type_list,
+    )
+
+
+def _null_rules(gxe: Any, column: str, values: pd.Series) -> list[Any]:
+    """Two null-share rules from the sample's share: a warning, and a critical one far above."""
+    learned = float(values.isna().mean()) if len(values) else 0.0
+    warning, critical = warning_null_share(learned), critical_null_share(learned)
+    seen = f"the sample had {learned:.1%} nulls"
+    return [
+        _rule(
+            gxe.ExpectColumnValuesToNotBeNull,
+            WARNING,
+            "nulls",
+            f"{seen}; more than {warning:.1%} is a change worth a look",
+            column=column,
+            mostly=round(1 - warning, 4),
+        ),
+        _rule(
+            gxe.ExpectColumnValuesToNotBeNull,
+            CRITICAL,
+            "nulls",
+            f"{seen}; more than {critical:.1%} means the column broke upstream",
+            column=column,
+            mostly=round(1 - critical, 4),
+        ),
+    ]
 
 
 def _feature_expectations(
     gxe: Any, feature: Feature, values: pd.Series, *, slack: float
 ) -> list[Any]:
-    """A feature's type, null, range (numbers) or category (categoricals) expectations."""
+    """A feature's type and null rules, and its range (numbers) or categories."""
     column = feature.name
-    expectations: list[Any] = []
     if feature.kind == "categorical":
         type_list = STRING_TYPES
     else:
         type_list = BOOL_TYPES if feature.dtype == "bool" else NUMERIC_TYPES
-    expectations.append(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=type_list))
-    if not feature.nullable:
-        expectations.append(gxe.ExpectColumnValuesToNotBeNull(column=column))
+    expectations = [_type_rule(gxe, column, type_list), *_null_rules(gxe, column, values)]
     if feature.kind == "categorical":
         expectations.append(
-            gxe.ExpectColumnValuesToBeInSet(column=column, value_set=feature.categories)
+            _rule(
+                gxe.ExpectColumnValuesToBeInSet,
+                WARNING,
+                "categories",
+                "a category the sample never had is new, not broken; it scores as missing",
+                column=column,
+                value_set=feature.categories,
+            )
         )
     elif feature.dtype != "bool":
         low, high = _bounds(values, column, slack=slack, integer=feature.dtype == "int64")
         if low >= 0:
-            # A sign is a hard fact of the column (amounts, counts): no row may break it.
-            expectations.append(gxe.ExpectColumnValuesToBeBetween(column=column, min_value=0))
-        # The learned range is a soft one: heavy tails put a few honest rows past any
-        # sample's extremes, so it only fails when more than RANGE_MOSTLY's share are out.
+            expectations.append(
+                _rule(
+                    gxe.ExpectColumnValuesToBeBetween,
+                    CRITICAL,
+                    "sign",
+                    "the sample was never negative: a sign is a fact of the column "
+                    "(amounts, counts), so no row may break it",
+                    column=column,
+                    min_value=0,
+                )
+            )
         expectations.append(
-            gxe.ExpectColumnValuesToBeBetween(
-                column=column, min_value=low, max_value=high, mostly=RANGE_MOSTLY
+            _rule(
+                gxe.ExpectColumnValuesToBeBetween,
+                WARNING,
+                "range",
+                f"the sample's range widened by {slack:.0%} of its width; heavy tails put a "
+                f"few honest rows beyond it, so only more than {1 - RANGE_MOSTLY:.0%} counts",
+                column=column,
+                min_value=low,
+                max_value=high,
+                mostly=RANGE_MOSTLY,
             )
         )
     return expectations

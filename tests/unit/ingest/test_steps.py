@@ -128,3 +128,35 @@ def test_an_interval_without_rows_is_empty(settings: Settings) -> None:
     store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
     with pytest.raises(EmptyBatch, match="no rows"):
         stage_batch(store, spec, settings=settings, interval=_interval(30), run_id="r1")
+
+
+def test_changed_batch_is_published_with_its_warnings(settings: Settings) -> None:
+    """Values past the learned range and a new category are changed data, not broken data."""
+    store, spec = open_store(settings), load_spec(settings.dataset_spec_path)
+    changed = GeneratorConfig(
+        seed=5, rows_per_batch=400, shift={"income": 8.0}, new_categories={"purpose": ["crypto"]}
+    )
+    generate_batches(
+        changed, start=(DAY + timedelta(days=2)).date(), days=1, out_dir=settings.landing_dir
+    )
+    batch = stage_batch(store, spec, settings=settings, interval=_interval(2), run_id="r1")
+
+    report = validate_batch(store, spec, batch, settings=settings)
+
+    assert report.success, report.describe(batch.source)
+    assert {(w.rule, w.column) for w in report.warnings} >= {
+        ("range", "income"),
+        ("categories", "purpose"),
+    }
+    head = publish_batch(
+        store,
+        batch,
+        report.statistics,
+        settings=settings,
+        run_id="r1",
+        warnings=report.warning_records(),
+    )
+    recorded = json.loads(store.get_commit(head).metadata["validation_warnings"])
+    assert recorded == report.warning_records()
+    assert any("crypto" in w["message"] for w in recorded)
+    assert store.list_objects(head, batch.path)

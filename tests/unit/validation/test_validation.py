@@ -17,7 +17,13 @@ from driftloop.spec import DatasetSpec, SourceSpec
 from driftloop.spec.learn import infer_spec
 from driftloop.validation.report import ValidationReport
 from driftloop.validation.runner import validate_frame
-from driftloop.validation.suites import build_suite, load_suite, write_suite
+from driftloop.validation.suites import (
+    build_suite,
+    critical_null_share,
+    load_suite,
+    warning_null_share,
+    write_suite,
+)
 
 
 def sample_frame(rows: int = 60) -> pd.DataFrame:
@@ -104,7 +110,9 @@ def test_suite_covers_columns_types_ranges_sets_and_ids(sample, spec):
     suite = build_suite(sample, spec)
 
     assert suite["name"] == "credit"
-    assert suite["meta"]["driftloop"] == {"dataset": "credit", "generated_from_rows": 60}
+    meta = suite["meta"]["driftloop"]
+    assert (meta["dataset"], meta["generated_from_rows"]) == ("credit", 60)
+    assert "severity" in meta["tiers"]
     assert expectation(suite, "expect_table_columns_to_match_set")["column_set"] == spec.columns
     assert expectation(suite, "expect_table_row_count_to_be_between")["min_value"] == 1
     low, high = sample["income"].min(), sample["income"].max()
@@ -135,9 +143,53 @@ def test_suite_covers_columns_types_ranges_sets_and_ids(sample, spec):
     ]
     expectation(suite, "expect_column_values_to_be_unique", "customer_id")
     expectation(suite, "expect_column_values_to_not_be_null", "default")
-    expectation(suite, "expect_column_values_to_not_be_null", "region")
-    nullable = [e for e in suite["expectations"] if e["kwargs"].get("column") == "income"]
-    assert "expect_column_values_to_not_be_null" not in [e["type"] for e in nullable]
+
+
+def tiers(suite, column):
+    """(type, severity, rule, mostly) of each expectation on ``column``."""
+    return [
+        (e["type"], e["severity"], e["meta"]["driftloop"]["rule"], e["kwargs"].get("mostly"))
+        for e in suite["expectations"]
+        if e["kwargs"].get("column") == column
+    ]
+
+
+def test_broken_data_is_critical_and_changed_data_a_warning(sample, spec):
+    suite = build_suite(sample, spec)
+
+    assert all(e["severity"] in {"critical", "warning"} for e in suite["expectations"])
+    table = [e for e in suite["expectations"] if "column" not in e["kwargs"]]
+    assert {e["severity"] for e in table} == {"critical"}
+    assert tiers(suite, "customer_id") == [
+        ("expect_column_values_to_be_in_type_list", "critical", "type", None),
+        ("expect_column_values_to_not_be_null", "critical", "id", None),
+        ("expect_column_values_to_be_unique", "critical", "id", None),
+    ]
+    assert {s for _, s, _, _ in tiers(suite, "default")} == {"critical"}
+    # region had no nulls in the sample: 1% more is a warning, 10% more is broken
+    assert tiers(suite, "region") == [
+        ("expect_column_values_to_be_in_type_list", "critical", "type", None),
+        ("expect_column_values_to_not_be_null", "warning", "nulls", 0.99),
+        ("expect_column_values_to_not_be_null", "critical", "nulls", 0.9),
+        ("expect_column_values_to_be_in_set", "warning", "categories", None),
+    ]
+    age = tiers(suite, "age")
+    assert ("expect_column_values_to_be_between", "critical", "sign", None) in age
+    assert ("expect_column_values_to_be_between", "warning", "range", 0.99) in age
+    learned = float(sample["income"].isna().mean())
+    assert learned > 0
+    income_nulls = [m for kind, _, rule, m in tiers(suite, "income") if rule == "nulls"]
+    assert income_nulls == [
+        round(1 - warning_null_share(learned), 4),
+        round(1 - critical_null_share(learned), 4),
+    ]
+
+
+def test_null_share_limits_grow_with_the_learned_share():
+    assert (warning_null_share(0.0), critical_null_share(0.0)) == (0.01, 0.1)
+    assert (warning_null_share(0.1), critical_null_share(0.1)) == (0.2, 0.5)
+    assert critical_null_share(0.5) == 0.99  # an all-null column is always broken
+    assert warning_null_share(0.9) <= critical_null_share(0.9) < 1
 
 
 def test_suite_file_is_byte_identical_for_the_same_data(sample, spec, tmp_path):
@@ -208,7 +260,7 @@ def defects(good, validate) -> ValidationReport:
         (
             "expect_column_values_to_not_be_null",
             "region",
-            ["column 'region' has 1 null value", "none allowed", "rows 2"],
+            ["column 'region' has 1 null value", "more than the 1.0% allowed", "rows 2"],
         ),
         ("expect_column_values_to_be_between", "age", ["column 'age': 1 value outside", "999"]),
         (
@@ -225,7 +277,11 @@ def defects(good, validate) -> ValidationReport:
     ],
 )
 def test_each_defect_is_reported_with_column_and_value(defects, kind, column, words):
-    failures = [f for f in defects.failures if f.expectation == kind and f.column == column]
+    failures = [
+        f
+        for f in defects.failures + defects.warnings
+        if f.expectation == kind and f.column == column
+    ]
 
     assert failures
     for failure in failures:
@@ -233,12 +289,25 @@ def test_each_defect_is_reported_with_column_and_value(defects, kind, column, wo
             assert word in failure.message
 
 
-def test_defects_are_the_only_failures(defects):
+def test_defects_are_the_only_failures_each_in_its_tier(defects):
     assert not defects.success
     # income's sign check and its learned range both refuse the text value: 8 in all
-    assert len(defects.failures) == 8
     assert defects.statistics["unsuccessful_expectations"] == 8
-    by_column = {(f.expectation, f.column): f for f in defects.failures}
+    critical = {(f.expectation, f.column) for f in defects.failures}
+    assert critical == {
+        ("expect_column_values_to_be_in_type_list", "income"),
+        ("expect_column_values_to_be_between", "income"),
+        ("expect_column_values_to_be_unique", "customer_id"),
+        ("expect_column_values_to_be_in_set", "default"),
+    }
+    assert {(f.rule, f.column) for f in defects.warnings} == {
+        ("range", "income"),
+        ("nulls", "region"),
+        ("range", "age"),
+        ("categories", "segment"),
+    }
+    assert {f.severity for f in defects.warnings} == {"warning"}
+    by_column = {(f.expectation, f.column): f for f in defects.failures + defects.warnings}
     assert by_column["expect_column_values_to_be_in_set", "default"].examples == ["maybe"]
     assert by_column["expect_column_values_to_be_between", "age"].examples == [999]
     assert by_column["expect_column_values_to_be_in_type_list", "income"].observed == "object"
@@ -280,12 +349,13 @@ def test_a_failed_report_names_source_expectations_columns_and_values(defects):
     text = defects.describe("lakefs://driftloop/ingest-7/batch.parquet")
 
     assert text.startswith(
-        "batch lakefs://driftloop/ingest-7/batch.parquet failed validation: 8 of"
+        "batch lakefs://driftloop/ingest-7/batch.parquet failed validation: 4 critical of"
     )
     for word in ["expect_column_values_to_be_in_set", "'segment'", "'9'", "'maybe'", "999"]:
         assert word in text
+    assert "and 4 validation warnings:" in text
     assert defects.statistics["unsuccessful_expectations"] == 8
-    assert len(defects.failures) == 8
+    assert len(defects.failures) == 4
     assert defects.failures[0].column == "customer_id"
     assert str(defects.docs_path) in text
     assert str(defects.result_path) in text
@@ -308,16 +378,29 @@ def test_revalidating_a_run_replaces_its_result_and_page(good, defects, validate
     assert index.count("validations/credit/defects/") == 1
 
 
-def test_edited_suite_file_replaces_the_context_copy(sample, spec, good, validate, tmp_path):
-    suite = build_suite(sample, spec)
-    suite["expectations"] = [
-        e for e in suite["expectations"] if e["kwargs"].get("column") != "segment"
-    ]
-    write_suite(suite, tmp_path / "credit.json")
+def test_a_rule_moves_between_tiers_by_editing_its_severity(sample, spec, good, validate, tmp_path):
     unseen = good.assign(segment="9")
+    published = validate(unseen, "edited")
+    assert published.success
+    assert [(w.rule, w.column) for w in published.warnings] == [("categories", "segment")]
+    assert "with 1 validation warnings" in published.describe("b.csv")
 
-    assert validate(unseen, "edited", suite_path=tmp_path / "credit.json").success
-    assert not validate(unseen, "edited").success
+    suite = build_suite(sample, spec)
+    for e in suite["expectations"]:
+        if (
+            e["kwargs"].get("column") == "segment"
+            and e["meta"]["driftloop"]["rule"] == "categories"
+        ):
+            e["severity"] = "critical"
+    write_suite(suite, tmp_path / "credit.json")
+    quarantined = validate(unseen, "edited", suite_path=tmp_path / "credit.json")
+    assert not quarantined.success
+    assert [(f.rule, f.column) for f in quarantined.failures] == [("categories", "segment")]
+
+    suite["expectations"][0]["severity"] = "loud"
+    write_suite(suite, tmp_path / "credit.json")
+    with pytest.raises(ConfigError, match="severity 'loud' is not one of critical, warning"):
+        validate(unseen, "edited", suite_path=tmp_path / "credit.json")
 
 
 def test_missing_or_malformed_suite_file_is_a_config_error(tmp_path, validate):
