@@ -18,6 +18,7 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.data.sources import read_file
     from driftloop.spec import SourceSpec, save_spec
     from driftloop.spec.learn import infer_spec
+    from driftloop.validation.contract import learned_table
     from driftloop.validation.suites import build_suite, write_suite
 
     name = args.name or settings.dataset
@@ -37,15 +38,48 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
         id_column=args.id,
         event_time_column=args.event_time,
     )
+    suite = build_suite(frame, spec)
     save_spec(spec, spec_path)
-    write_suite(build_suite(frame, spec), suite_path)
-    print(f"wrote {spec_path}\nwrote {suite_path}")
+    write_suite(suite, suite_path)
+    print(f"learned from {len(frame)} rows of {args.data}:\n")
+    print(learned_table(frame, spec, suite))
+    print(f"\nwrote {spec_path}\nwrote {suite_path}")
     print(
         f"{len(spec.features)} features; target {spec.target!r} "
         f"(positive label {spec.positive_label!r}). Read them, edit them, commit them."
     )
     if name != settings.dataset:
         print(f"to use it, set `dataset: {name}` in driftloop.yaml or DRIFTLOOP_DATASET={name}")
+    return 0
+
+
+def _relearn(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.ingest.batch import read_published
+    from driftloop.spec import load_spec
+    from driftloop.validation.contract import learned_table, relearn_suite, suite_diff
+    from driftloop.validation.suites import load_suite, write_suite
+    from driftloop.versioning.factory import open_store
+
+    spec = load_spec(settings.dataset_spec_path)
+    store = open_store(settings)
+    current = load_suite(settings.suite_path)
+    suite, rows, commit = relearn_suite(store, spec, args.ref)
+    # The provenance line differs on every run: compare the rules, not when they were learned.
+    suite["meta"]["driftloop"].pop("learned_from")
+    diff = suite_diff(
+        current, suite, old_name=str(settings.suite_path), new_name=f"{args.ref}@{commit[:12]}"
+    )
+    print(f"re-learned from {rows} rows published at {args.ref}@{commit[:12]}")
+    if not diff:
+        print("the suite already says this: nothing to change")
+        return 0
+    print(diff, end="")
+    if not args.write:
+        print(f"\nnot written: run again with --write to replace {settings.suite_path}")
+        return 0
+    write_suite(suite, settings.suite_path)
+    print(learned_table(read_published(store, spec, commit), spec, suite))
+    print(f"wrote {settings.suite_path}; commit it with the spec")
     return 0
 
 
@@ -196,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="overwrite an existing spec and suite")
     init.set_defaults(func=_init)
 
+    _add_contract_parser(sub)
     data = sub.add_parser("data", help="demo data").add_subparsers(
         dest="data_command", required=True
     )
@@ -263,6 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_parser(sub)
     return parser
+
+
+def _add_contract_parser(sub: argparse._SubParsersAction) -> None:
+    """``driftloop contract relearn [--ref REF] [--write]``."""
+    contract = sub.add_parser("contract", help="the dataset's GX suite (the data contract)")
+    contract_sub = contract.add_subparsers(dest="contract_command", required=True)
+    relearn = contract_sub.add_parser(
+        "relearn", help="learn the suite again from published data; show the diff"
+    )
+    relearn.add_argument("--ref", default="main", help="branch or commit to learn from")
+    relearn.add_argument("--write", action="store_true", help="replace the suite file")
+    relearn.set_defaults(func=_relearn)
 
 
 def _add_corruption_options(gen: argparse.ArgumentParser) -> None:

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
-from driftloop.exceptions import TrainingError, VersionNotFound
+from driftloop.exceptions import DataSourceError, TrainingError, VersionNotFound
+from driftloop.ingest.batch import read_published
 from driftloop.lineage import code_version
 from driftloop.promotion import Decision, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage
@@ -63,17 +64,10 @@ def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.D
     Raises:
         TrainingError: the commit holds no data for the dataset.
     """
-    from driftloop.data.sources import read_parquet_bytes
-
-    objects = store.list_objects(commit_id, f"data/{spec.name}/")
-    if not objects:
-        raise TrainingError(
-            f"commit {commit_id[:12]} holds no published data under data/{spec.name}/"
-        )
-    frames = [
-        read_parquet_bytes(store.read_object(commit_id, o.path), label=o.path) for o in objects
-    ]
-    return pd.concat(frames, ignore_index=True)
+    try:
+        return read_published(store, spec, commit_id)
+    except DataSourceError as exc:
+        raise TrainingError(str(exc)) from exc
 
 
 def run_folder(spec: DatasetSpec, run_key: str) -> str:

@@ -190,13 +190,12 @@ def _null_rules(gxe: Any, column: str, values: pd.Series) -> list[Any]:
     """Two null-share rules from the sample's share: a warning, and a critical one far above."""
     learned = float(values.isna().mean()) if len(values) else 0.0
     warning, critical = warning_null_share(learned), critical_null_share(learned)
-    seen = f"the sample had {learned:.1%} nulls"
     return [
         _rule(
             gxe.ExpectColumnValuesToNotBeNull,
             WARNING,
             "nulls",
-            f"{seen}; more than {warning:.1%} is a change worth a look",
+            "more nulls than twice the sample's share (and 1 point more) is a change worth a look",
             column=column,
             mostly=round(1 - warning, 4),
         ),
@@ -204,7 +203,8 @@ def _null_rules(gxe: Any, column: str, values: pd.Series) -> list[Any]:
             gxe.ExpectColumnValuesToNotBeNull,
             CRITICAL,
             "nulls",
-            f"{seen}; more than {critical:.1%} means the column broke upstream",
+            "more nulls than five times the sample's share (and 10 points more) means the "
+            "column broke upstream",
             column=column,
             mostly=round(1 - critical, 4),
         ),

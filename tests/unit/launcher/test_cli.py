@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -9,6 +10,7 @@ import pytest
 import yaml
 
 from driftloop.launcher.cli import main
+from tests.conftest import REPO
 
 
 def test_generate_spoils_batches_on_request(tmp_path: Path) -> None:
@@ -44,7 +46,15 @@ def test_init_writes_a_spec_and_a_suite_and_keeps_edits(
     spec = yaml.safe_load((tmp_path / "expectations" / "loans.yaml").read_text())
     assert spec["positive_label"] == "yes" and spec["id_column"] == "application_id"
     assert (tmp_path / "expectations" / "loans.json").exists()
-    assert "DRIFTLOOP_DATASET=loans" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "DRIFTLOOP_DATASET=loans" in out
+    # what was learned, per column, with each rule's tier and why
+    assert "learned from 500 rows" in out
+    income = next(line for line in out.splitlines() if line.startswith("income "))
+    assert "numeric" in income and "sign" in income and "range?" in income
+    purpose = next(line for line in out.splitlines() if line.startswith("purpose "))
+    assert "categorical" in purpose and "categories?" in purpose and "nulls>10%" in purpose
+    assert "range?: the sample's range widened by 25%" in out
     # a second init does not overwrite what the user may have edited
     assert main(init) == 2
 
@@ -60,3 +70,35 @@ def test_registry_upgrade_creates_the_schema_once(
 
     assert "registry schema at revision" in first and "None" not in first
     assert capsys.readouterr().out == first
+
+
+def test_relearn_shows_the_diff_and_writes_only_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import date
+
+    from driftloop.config import get_settings
+    from tests.support.seed import publish_days
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "expectations", project / "expectations")
+    monkeypatch.setenv("DRIFTLOOP_PROJECT_DIR", str(project))
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(tmp_path / "home"))
+    publish_days(get_settings(), start=date(2026, 3, 1), days=2, rows=300)
+    suite_path = project / "expectations" / "credit_risk.json"
+    before = suite_path.read_bytes()
+
+    assert main(["contract", "relearn"]) == 0
+    out = capsys.readouterr().out
+    assert "re-learned from 600 rows published at main@" in out
+    assert (
+        '-      "generated_from_rows": 5000' in out and '+      "generated_from_rows": 600' in out
+    )
+    assert "run again with --write" in out
+    assert suite_path.read_bytes() == before
+
+    assert main(["contract", "relearn", "--write"]) == 0
+    assert suite_path.read_bytes() != before
+    assert "wrote" in capsys.readouterr().out
+    assert main(["contract", "relearn"]) == 0
+    assert "nothing to change" in capsys.readouterr().out
