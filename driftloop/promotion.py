@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
 from driftloop.config.promotion import METRIC_DIRECTIONS, PromotionPolicy
-from driftloop.training.evaluation import Metrics
+
+if TYPE_CHECKING:
+    from driftloop.training.evaluation import Metrics
 
 # Metrics are floats from sums over thousands of rows: a gap this small is rounding, not skill.
 _TOLERANCE = 1e-12

@@ -12,15 +12,13 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from driftloop.data.conform import conform_frame
+from driftloop.data.published import data_prefix
 from driftloop.data.sources import (
     FileSource,
     Interval,
-    read_parquet_bytes,
     to_parquet_bytes,
 )
-from driftloop.exceptions import DataSourceError
 from driftloop.spec import DatasetSpec
-from driftloop.versioning.base import VersionStore
 
 QUARANTINE_PREFIX = "quarantine/"
 
@@ -39,31 +37,9 @@ def ingest_branch(key: str) -> str:
     return f"ingest-{key}"
 
 
-def data_prefix(spec: DatasetSpec) -> str:
-    """The folder every published batch of the dataset lives in."""
-    return f"data/{spec.name}/"
-
-
 def data_path(spec: DatasetSpec, key: str) -> str:
     """Where a batch lives in the repository."""
     return f"{data_prefix(spec)}{key}.parquet"
-
-
-def read_published(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.DataFrame:
-    """Every published batch of ``spec``'s dataset at one commit, in path order.
-
-    Raises:
-        DataSourceError: the commit holds no data for the dataset.
-    """
-    objects = store.list_objects(commit_id, data_prefix(spec))
-    if not objects:
-        raise DataSourceError(
-            f"commit {commit_id[:12]} holds no published data under {data_prefix(spec)}"
-        )
-    frames = [
-        read_parquet_bytes(store.read_object(commit_id, o.path), label=o.path) for o in objects
-    ]
-    return pd.concat(frames, ignore_index=True)
 
 
 def quarantine_path(key: str) -> str:

@@ -54,7 +54,7 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _relearn(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.ingest.batch import read_published
+    from driftloop.data.published import read_published
     from driftloop.spec import load_spec
     from driftloop.validation.contract import learned_table, relearn_suite, suite_diff
     from driftloop.validation.suites import load_suite, write_suite

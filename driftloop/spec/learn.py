@@ -16,9 +16,9 @@ import pandas as pd
 from pandas.api import types as ptypes
 from pydantic import ValidationError
 
-from driftloop.data.conform import as_labels
 from driftloop.exceptions import SpecError
 from driftloop.spec import DatasetSpec, Feature, SourceSpec
+from driftloop.spec.labels import as_labels
 
 #: Most distinct values a text column may have and still be inferred as categorical.
 MAX_CATEGORIES = 100

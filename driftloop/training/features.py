@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from driftloop.data.conform import as_text, is_missing, text_or_none
 from driftloop.exceptions import SchemaMismatch, TrainingError
 from driftloop.spec import DatasetSpec
+from driftloop.spec.labels import as_text, is_missing, text_or_none
 
 _FIELD_SEPARATOR = "\x1f"
 _MISSING_MARK = "\x00"

@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
+from driftloop.data.published import read_published
 from driftloop.exceptions import DataSourceError, TrainingError, VersionNotFound
-from driftloop.ingest.batch import read_published
 from driftloop.lineage import code_version
 from driftloop.promotion import Decision, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage

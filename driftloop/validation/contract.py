@@ -77,7 +77,7 @@ def relearn_suite(
         RefNotFound: ``ref`` does not exist.
         SpecError: the data lacks a spec column.
     """
-    from driftloop.ingest.batch import read_published
+    from driftloop.data.published import read_published
 
     commit = store.resolve(ref)
     frame = read_published(store, spec, commit)

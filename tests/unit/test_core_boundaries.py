@@ -125,6 +125,82 @@ def test_the_static_check_catches_each_kind_of_offence(tmp_path: Path) -> None:
         assert expected in found
 
 
+# What each package of the core may import at run time (type-only imports aside): the map of
+# docs/architecture.md. The launcher may import all of them; nothing imports the launcher.
+BASE = {"exceptions", "driftloop"}
+ALLOWED = {
+    "lineage": set(),
+    "sqlite": set(),
+    "config": set(),
+    "spec": set(),
+    "versioning": {"sqlite", "config"},
+    "registry": {"sqlite", "config"},
+    "data": {"spec", "versioning"},
+    "validation": {"spec", "data"},
+    "ingest": {"config", "data", "lineage", "spec", "validation", "versioning"},
+    "monitoring": {"config", "data", "registry", "spec", "versioning"},
+    "promotion": {"config"},
+    "training": {
+        *("config", "data", "lineage", "monitoring", "promotion"),
+        *("registry", "spec", "versioning"),
+    },
+    "serving": {"config", "monitoring", "registry", "spec", "training", "versioning"},
+}
+
+
+def _package(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "driftloop":
+        return None
+    return parts[1] if len(parts) > 1 else "driftloop"
+
+
+def _runtime_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    type_only = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            type_only |= {id(inner) for inner in ast.walk(node)}
+    found = []
+    for node in ast.walk(tree):
+        if id(node) in type_only:
+            continue
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.append((node.lineno, node.module))
+        elif isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+    return found
+
+
+def test_each_package_imports_only_what_the_map_allows() -> None:
+    wrong = []
+    for path in core_files():
+        relative = path.relative_to(PACKAGE_DIR.parent).with_suffix("")
+        own = _package(".".join(relative.parts))
+        if own in (None, "driftloop", "exceptions"):
+            continue
+        for line, module in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            other = _package(module)
+            if other in (None, own) or other in BASE or other in ALLOWED[own]:
+                continue
+            wrong.append(f"{relative}:{line} imports {module} ({own} may not import {other})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_map_has_no_cycle() -> None:
+    done: set[str] = set()
+
+    def visit(package: str, path: tuple[str, ...]) -> None:
+        assert package not in path, f"cycle: {' -> '.join((*path, package))}"
+        if package in done:
+            return
+        for other in ALLOWED.get(package, ()):
+            visit(other, (*path, package))
+        done.add(package)
+
+    for package in ALLOWED:
+        visit(package, ())
+
+
 def test_telemetry_is_off_once_driftloop_is_imported() -> None:
     code = (
         "import os, driftloop\n"

@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from driftloop.data.conform import as_labels, conform_frame
+from driftloop.data.conform import conform_frame
 from driftloop.exceptions import SpecError
 from driftloop.spec import SourceSpec
+from driftloop.spec.labels import as_labels
 from driftloop.spec.learn import infer_spec
 
 SOURCE = SourceSpec(kind="file", path="data/applications.csv")

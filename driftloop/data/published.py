@@ -1,0 +1,36 @@
+"""What is published: every batch of a dataset on ``main``, read back at one commit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from driftloop.data.sources import read_parquet_bytes
+from driftloop.exceptions import DataSourceError
+
+if TYPE_CHECKING:
+    from driftloop.spec import DatasetSpec
+    from driftloop.versioning.base import VersionStore
+
+
+def data_prefix(spec: DatasetSpec) -> str:
+    """The folder every published batch of the dataset lives in."""
+    return f"data/{spec.name}/"
+
+
+def read_published(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.DataFrame:
+    """Every published batch of ``spec``'s dataset at one commit, in path order.
+
+    Raises:
+        DataSourceError: the commit holds no data for the dataset.
+    """
+    objects = store.list_objects(commit_id, data_prefix(spec))
+    if not objects:
+        raise DataSourceError(
+            f"commit {commit_id[:12]} holds no published data under {data_prefix(spec)}"
+        )
+    frames = [
+        read_parquet_bytes(store.read_object(commit_id, o.path), label=o.path) for o in objects
+    ]
+    return pd.concat(frames, ignore_index=True)
