@@ -57,23 +57,17 @@ def airflow_env(settings: Settings, *, parallelism: int | None = None) -> dict[s
 def stamped_code_version(project_dir: Path) -> str:
     """``driftloop <version> git <commit>``, ``+dirty`` when tracked files differ from it."""
     try:
-        sha = subprocess.run(
-            ["git", "-C", str(project_dir), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(project_dir), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        sha = _git(project_dir, "rev-parse", "--short=12", "HEAD")
+        dirty = _git(project_dir, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return code_version(project_dir)
     return f"driftloop {__version__} git {sha}{'+dirty' if dirty else ''}"
+
+
+def _git(folder: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(folder), *args], capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
 
 
 def airflow_command() -> str:
