@@ -74,14 +74,20 @@ class ProfileBatchesOperator(BaseOperator):
 
 
 class ScoreDriftOperator(BaseOperator):
-    """Score the profiles recorded since the checkpoint against the champion's reference.
+    """Score the champion's window against its reference when something new arrived.
 
-    Writes the JSON and HTML report to the monitoring branch, moves the checkpoint,
-    sets the scores as the ``extra`` of every outlet's Asset event, and returns
+    The window is what the champion was not trained on: the batches published after its
+    training data and its serving profiles since it went live
+    (:func:`~driftloop.monitoring.steps.check_drift`). Writes the JSON and HTML report to
+    the monitoring branch, moves the checkpoint, logs what was compared (version,
+    reference, each batch and its rows, the serving windows, what is still settling),
+    sets the summary as the ``extra`` of every outlet's Asset event, and returns
     :meth:`DriftResult.summary() <driftloop.monitoring.drift.DriftResult.summary>`:
     ``drifted``, ``reason``, ``drifted_features``, ``signature``, ``scores``,
-    ``report_json``, ``report_html``. Skips when there is nothing to judge (no new
-    rows, too few, or no champion with a reference profile).
+    ``model_version``, ``reference``, ``batches``, ``serving``, ``waiting``,
+    ``report_json``, ``report_html``. Skips, saying why and what waits, when there is
+    nothing to judge (nothing new in the window, too few rows, no champion with a
+    reference profile).
 
     :param since: ISO timestamp overriding the checkpoint (templated).
     """
@@ -120,6 +126,8 @@ class ScoreDriftOperator(BaseOperator):
         summary = result.summary()
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = summary
+        for line in result.describe_window():
+            self.log.info("%s", line)
         self.log.info("%s; report: %s", result.reason, result.report_html)
         return summary
 

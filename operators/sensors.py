@@ -22,12 +22,15 @@ if TYPE_CHECKING:
 
 
 class NewProfileSensor(BaseSensorOperator):
-    """Wait until a batch or serving profile newer than the last drift check is stored.
+    """Wait until a batch or serving profile newer than the last drift check may be judged.
 
     "Newer" means recorded after ``since`` when it is given, else after the drift
     checkpoint (``monitoring/<dataset>/checkpoint.json`` on the monitoring branch, which
     :class:`~operators.monitoring.ScoreDriftOperator` moves forward), else any profile.
-    The checkpoint is read when the task runs, never while the DAG is parsed.
+    The checkpoint is read when the task runs, never while the DAG is parsed. A batch
+    profile counts at once, a serving profile once ``monitoring.settle_seconds`` old.
+    The sensor only wakes the check: what is judged is the champion's whole window
+    (:mod:`driftloop.monitoring.steps`), not just the new profiles.
 
     Deferrable by default: it looks once, then hands the wait to
     :class:`~operators.triggers.NewProfileTrigger` in the triggerer, polling every

@@ -32,26 +32,30 @@ def parse_instant(text: str) -> datetime:
 def find_new_profiles(
     dataset: str, since: datetime | None, kind: str | None, lakefs_conn_id: str | None
 ) -> list[ProfileRef]:
-    """Settled profiles of ``dataset`` recorded after ``since`` on the monitoring branch (blocking).
+    """Profiles of ``dataset`` recorded after ``since`` that may be judged now (blocking).
+
+    Batch profiles count at once, serving profiles once settled
+    (:func:`~driftloop.monitoring.steps.ready_at`).
 
     Raises:
         DriftloopError: the settings are invalid or the store failed.
     """
     from driftloop.config import get_settings
     from driftloop.monitoring.profiles import list_profiles
-    from driftloop.monitoring.steps import settled_until
+    from driftloop.monitoring.steps import ready_at
     from operators.hooks.lakefs import version_store
 
     settings = get_settings()
     store = version_store(settings, lakefs_conn_id=lakefs_conn_id)
-    return list_profiles(
+    now = datetime.now(UTC)
+    profiles = list_profiles(
         store,
         dataset=dataset,
         ref=settings.monitoring.branch,
         since=since,
-        until=settled_until(settings),
         kind=cast("ProfileKind | None", kind),
     )
+    return [p for p in profiles if ready_at(p, settings.monitoring) <= now]
 
 
 def profile_event(profiles: list[ProfileRef], since: datetime | None) -> dict[str, Any]:

@@ -46,12 +46,21 @@ class DriftPolicy(BaseModel):
     ``min_drifted_features`` features did. The target column is scored and reported
     but counts only when it is named in ``key_features``.
 
+    A validation warning is a published batch's own report that a column changed (values
+    beyond the learned range, unseen categories, more nulls): the validation suite saw
+    every row, where the drift scores compare sketches. With ``validation_warnings_count``,
+    a column named in such a warning of a batch in the drift target counts as drifted.
+
     Attributes:
         key_features: features (or the target) whose drift alone is enough.
         min_drifted_features: how many drifted features are enough otherwise.
         thresholds: the default per-feature thresholds.
         feature_thresholds: per-feature overrides of ``thresholds``.
-        min_rows: fewer new rows than this are not judged yet; they wait for more.
+        min_rows: a window with fewer rows than this is not judged yet; it waits for more.
+        validation_warnings_count: a column named in a validation warning (of a rule in
+            ``validation_warning_rules``) of a scored batch counts as drifted.
+        validation_warning_rules: the rules whose warnings are drift evidence; the names
+            are those of the baseline suite's warning tier (``meta.driftloop.rule``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -61,6 +70,10 @@ class DriftPolicy(BaseModel):
     thresholds: FeatureThresholds = Field(default_factory=FeatureThresholds)
     feature_thresholds: dict[str, ThresholdOverride] = Field(default_factory=dict)
     min_rows: int = Field(default=1000, ge=1)
+    validation_warnings_count: bool = True
+    validation_warning_rules: list[str] = Field(
+        default_factory=lambda: ["range", "categories", "nulls"]
+    )
 
     def thresholds_for(self, feature: str) -> FeatureThresholds:
         """The thresholds that apply to ``feature``."""
@@ -121,9 +134,11 @@ class MonitoringSettings(BaseModel):
         branch: branch of the versioned store holding profiles, reports and the checkpoint;
             created from the main branch on first use.
         chunk_rows: frames are profiled this many rows at a time (bounds memory).
-        settle_seconds: a profile counts only once it is this old, so a writer that
-            stamped it a moment before another (slow store, clock skew) is not skipped
-            by a check that already moved past the other's time.
+        settle_seconds: a serving profile counts only once it is this old: several
+            workers flush at once, and one that stamped its profile a moment before
+            another's (slow store, clock skew) must not land behind a checkpoint that
+            already moved past the other's time. Batch profiles count at once (one
+            profile task writes each, after the batch is published).
         batch_log_limit: how many commits of main are searched for a batch's interval.
     """
 

@@ -7,8 +7,15 @@ test is significant *and* the Hellinger distance is large enough: on sketches of
 hundreds of thousands of rows, KS and chi-square call even harmless differences
 significant (the quantile sketch's own rank error is about 1%), so significance
 alone would retrain on noise; at a few hundred rows, the p-value keeps a noisy
-Hellinger distance from counting. A :class:`~driftloop.config.monitoring.DriftPolicy`
+Hellinger distance from counting. A column named in a validation warning of a batch in
+the target (values beyond the learned range, unseen categories, more nulls) counts as
+drifted too when the policy says so. A :class:`~driftloop.config.monitoring.DriftPolicy`
 then turns the features into one verdict.
+
+A :class:`DriftResult` says what was compared: the model version and its reference
+profile, each batch (key, rows, validation warnings) and serving window in the target,
+and what is in the window but could not be scored yet (a serving profile still
+settling, a published batch not profiled yet).
 """
 
 from __future__ import annotations
@@ -25,11 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
-from driftloop.monitoring.profiles import read_view
+from driftloop.monitoring.profiles import ProfileRef, ValidationWarning, read_view
 from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from whylogs.core.view.column_profile_view import ColumnProfileView
     from whylogs.core.view.dataset_profile_view import DatasetProfileView
@@ -41,6 +48,8 @@ FeatureRole = Literal["numeric", "categorical", "target"]
 
 # Numeric Hellinger distances compare the mass in the reference's 20 equal-mass bins.
 _QUANTILE_SPLITS = [i / 20 for i in range(1, 20)]
+# A window may hold thousands of serving profiles; people read the first ones.
+_LISTED_SERVING = 10
 
 
 class FeatureDrift(BaseModel):
@@ -63,6 +72,9 @@ class FeatureDrift(BaseModel):
     thresholds: FeatureThresholds
     drifted: bool
     note: str | None = None
+    validation_warning: str | None = Field(
+        default=None, description="The validation warnings naming this column, by batch"
+    )
 
     def describe(self) -> str:
         """Short evidence for a reason string, e.g. ``income (ks p=1e-30, hellinger=0.17)``."""
@@ -76,11 +88,39 @@ class FeatureDrift(BaseModel):
                 f"new categories {', '.join(self.new_categories)}: "
                 f"{self.new_category_share:.1%} of rows"
             )
+        if self.validation_warning:
+            parts.append(f"validation warning {self.validation_warning}")
         return f"{self.name} ({'; '.join(parts) or self.note or 'no score'})"
 
 
+class WaitingProfile(BaseModel):
+    """Data in the drift window that a check could not score yet, and when it can be."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["batch", "serving"]
+    key: str
+    reason: str
+    rows: int | None = None
+    ready_at: datetime | None = None
+
+    def describe(self) -> str:
+        """One line, e.g. ``serving credit_risk-v1-...: 300 rows settling, ready at ...``."""
+        rows = f"{self.rows} rows " if self.rows is not None else ""
+        ready = f", ready at {self.ready_at.isoformat(timespec='seconds')}" if self.ready_at else ""
+        return f"{self.kind} {self.key}: {rows}{self.reason}{ready}"
+
+
 class DriftResult(BaseModel):
-    """The outcome of one drift check: verdict, reason, per-feature table, what was compared."""
+    """The outcome of one drift check: verdict, reason, per-feature table, what was compared.
+
+    ``model_version`` is the version judged (its reference profile is ``reference_id``,
+    its training data commit ``data_commit``); ``batches`` and ``serving`` are the
+    profiles merged into the target, ``waiting`` what is in the window but not scored
+    yet, and ``trained_batches`` how many batches the version was trained on (never in
+    the target). ``newest_profile_at`` is where the monitor's checkpoint moves. Reports
+    written before these fields existed still load.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -102,9 +142,20 @@ class DriftResult(BaseModel):
     newest_profile_at: datetime | None = None
     report_json: str | None = None
     report_html: str | None = None
+    model_version: int | None = None
+    data_commit: str | None = None
+    live_since: datetime | None = None
+    trained_batches: int = 0
+    batches: list[ProfileRef] = Field(default_factory=list)
+    serving: list[ProfileRef] = Field(default_factory=list)
+    waiting: list[WaitingProfile] = Field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """Small JSON for XCom, Asset events and a retrain's conf."""
+        """Small JSON for XCom, Asset events and a retrain's conf.
+
+        Batches are listed one by one; serving windows (one per worker and interval, so
+        possibly thousands) as their count, rows and span: the JSON report lists each.
+        """
         return {
             "dataset": self.dataset,
             "drifted": self.drifted,
@@ -112,15 +163,85 @@ class DriftResult(BaseModel):
             "drifted_features": self.drifted_features,
             "signature": self.signature,
             "scores": {
-                f.name: {"p_value": f.p_value, "hellinger": f.hellinger, "drifted": f.drifted}
+                f.name: {
+                    "p_value": f.p_value,
+                    "hellinger": f.hellinger,
+                    "drifted": f.drifted,
+                    "validation_warning": f.validation_warning,
+                }
                 for f in self.features
             },
+            "model_version": self.model_version,
             "reference": self.reference_id,
             "target_rows": self.target_rows,
+            "batches": [
+                {
+                    "key": p.key,
+                    "rows": p.rows,
+                    "validation_warnings": [w.message for w in p.validation_warnings],
+                }
+                for p in self.batches
+            ],
+            "serving": {
+                "profiles": len(self.serving),
+                "rows": sum(p.rows for p in self.serving),
+                "since": _iso(self.live_since),
+                "window_start": _iso(_earliest(p.window_start for p in self.serving)),
+                "window_end": _iso(_latest(p.window_end for p in self.serving)),
+            },
+            "waiting": [w.describe() for w in self.waiting],
             "newest_profile_at": _iso(self.newest_profile_at),
             "report_json": self.report_json,
             "report_html": self.report_html,
         }
+
+    def describe_window(self) -> list[str]:
+        """What was compared, for people: the reference, each scored batch, the serving windows.
+
+        Also what was left out and why: the batches the version was trained on, and
+        profiles in the window that are not ready yet.
+        """
+        judged = f"version {self.model_version}" if self.model_version is not None else "the model"
+        lines = [
+            f"judged against {judged} of {self.dataset}: reference {self.reference_id} "
+            f"({self.reference_rows} rows)"
+        ]
+        if self.data_commit:
+            lines.append(
+                f"left out: the {self.trained_batches} batches {judged} was trained on "
+                f"(data commit {self.data_commit[:12]})"
+            )
+        lines.append(
+            f"target: {self.target_rows} rows (batches: {len(self.batches)}, "
+            f"serving windows: {len(self.serving)})"
+        )
+        for batch in self.batches:
+            lines.append(f"  batch {batch.key}: {batch.rows} rows{_span(batch)}")
+            lines.extend(
+                f"    validation warning ({w.rule or w.expectation}): {w.message}"
+                for w in batch.validation_warnings
+            )
+        since = (
+            f" since it went live at {self.live_since.isoformat(timespec='seconds')}"
+            if self.live_since
+            else ""
+        )
+        if self.serving:
+            lines.append(f"  serving windows of {judged}{since}:")
+        lines.extend(
+            f"    {window.key}: {window.rows} rows{_span(window)}"
+            for window in self.serving[:_LISTED_SERVING]
+        )
+        if len(self.serving) > _LISTED_SERVING:
+            more = self.serving[_LISTED_SERVING:]
+            lines.append(
+                f"    and {len(more)} more ({sum(p.rows for p in more)} rows), "
+                "listed in the JSON report"
+            )
+        if self.waiting:
+            lines.append("not scored yet:")
+            lines.extend(f"  {w.describe()}" for w in self.waiting)
+        return lines
 
 
 class DriftScorer(Protocol):
@@ -211,6 +332,7 @@ def score_drift(
     *,
     reference_id: str | None = None,
     target_ids: Sequence[str] = (),
+    validation_warnings: Mapping[str, Sequence[ValidationWarning]] | None = None,
     scorer: DriftScorer | None = None,
 ) -> DriftResult:
     """Score ``target`` against ``reference`` and decide whether the data drifted.
@@ -222,6 +344,8 @@ def score_drift(
         policy: thresholds and the decision rule.
         reference_id: how the reference is known (its URI), recorded in the result.
         target_ids: how the target profiles are known (their paths).
+        validation_warnings: the validation warnings of the batches in the target, by
+            batch key; see ``DriftPolicy.validation_warnings_count``.
         scorer: the backend; whylogs by default.
 
     Raises:
@@ -229,9 +353,10 @@ def score_drift(
         ProfileError: either side is not a profile.
     """
     _check_policy(policy, spec)
-    features, target_rows, reference_rows = (scorer or WhylogsDriftScorer()).score(
+    scored, target_rows, reference_rows = (scorer or WhylogsDriftScorer()).score(
         target, reference, spec, policy
     )
+    features = _with_validation_warnings(scored, validation_warnings or {}, policy)
     drifted, reason = decide(features, policy)
     drifted_features = [f.name for f in features if f.drifted]
     identity = json.dumps([reference_id, sorted(drifted_features)])
@@ -329,6 +454,30 @@ def _check_policy(policy: DriftPolicy, spec: DatasetSpec) -> None:
         raise ConfigError(
             f"the drift policy names {unknown}, which dataset {spec.name!r} does not have"
         )
+
+
+def _with_validation_warnings(
+    features: list[FeatureDrift],
+    warnings: Mapping[str, Sequence[ValidationWarning]],
+    policy: DriftPolicy,
+) -> list[FeatureDrift]:
+    """Attach each column's validation warnings; they drift it when the policy says so."""
+    evidence: dict[str, list[str]] = {}
+    for batch, batch_warnings in warnings.items():
+        for warning in batch_warnings:
+            if warning.column is not None and warning.rule in policy.validation_warning_rules:
+                evidence.setdefault(warning.column, []).append(f"in {batch}: {warning.message}")
+    return [
+        feature.model_copy(
+            update={
+                "validation_warning": "; ".join(evidence[feature.name]),
+                "drifted": feature.drifted or policy.validation_warnings_count,
+            }
+        )
+        if feature.name in evidence
+        else feature
+        for feature in features
+    ]
 
 
 def _column_drift(
@@ -461,3 +610,20 @@ def _hellinger(p: list[float], q: list[float]) -> float:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
+
+
+def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    return min((m for m in moments if m is not None), default=None)
+
+
+def _latest(moments: Iterable[datetime | None]) -> datetime | None:
+    return max((m for m in moments if m is not None), default=None)
+
+
+def _span(profile: ProfileRef) -> str:
+    if profile.window_start is None or profile.window_end is None:
+        return ""
+    return (
+        f" ({profile.window_start.isoformat(timespec='minutes')} to "
+        f"{profile.window_end.isoformat(timespec='minutes')})"
+    )

@@ -10,7 +10,13 @@ Store layout, on the monitoring branch (created from main on first use)::
 
 Each write adds its own index entry instead of rewriting one shared index, so
 concurrent writers (ingest tasks, serving workers) never lose each other's
-entries, and "profiles newer than X" is one listing plus a read of each newer entry.
+entries. An entry's name says when, which kind and which key, so choosing profiles
+("newer than X", "batches a model was not trained on") is one listing, and only the
+chosen entries are read (:func:`list_index`, :func:`read_entries`).
+
+A batch profile's entry also carries the validation warnings its publish commit recorded
+(``validation_warnings`` in the commit's metadata), the drift check's evidence that
+the batch changed.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from datetime import UTC, datetime
 from functools import reduce
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.exceptions import (
     ObjectNotFound,
@@ -213,6 +219,21 @@ def _chunk_view(chunk: pd.DataFrame, spec: DatasetSpec) -> DatasetProfileView:
     return finite_part.view().merge(rest.view())
 
 
+class ValidationWarning(BaseModel):
+    """A warning-tier expectation a published batch failed, as its publish commit records it.
+
+    ``rule`` is driftloop's name for the check (``range``, ``categories``, ``nulls``...),
+    from the expectation's ``meta``; a hand-written expectation may have none.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    column: str | None = None
+    expectation: str
+    rule: str | None = None
+    message: str
+
+
 class ProfileRef(BaseModel):
     """A stored profile, as listed in the monitoring index."""
 
@@ -226,6 +247,18 @@ class ProfileRef(BaseModel):
     recorded_at: datetime
     window_start: datetime | None = None
     window_end: datetime | None = None
+    validation_warnings: list[ValidationWarning] = Field(default_factory=list)
+
+
+class IndexEntry(BaseModel):
+    """An index entry as its name tells it, before it is read: when, which kind, which key."""
+
+    model_config = ConfigDict(frozen=True)
+
+    recorded_at: datetime
+    kind: ProfileKind
+    key: str
+    path: str
 
 
 def profile_path(dataset: str, kind: ProfileKind, key: str) -> str:
@@ -252,6 +285,7 @@ def write_profile(
     data: bytes,
     rows: int,
     window: tuple[datetime, datetime] | None = None,
+    validation_warnings: Sequence[ValidationWarning] = (),
     branch: str = "monitoring",
     source_ref: str = "main",
 ) -> ProfileRef:
@@ -269,6 +303,7 @@ def write_profile(
         data: the serialised profile.
         rows: how many rows it describes.
         window: the time span of those rows, if known.
+        validation_warnings: a batch's validation warnings, recorded in its entry.
         branch: the monitoring branch; created from ``source_ref`` if missing.
         source_ref: where a new monitoring branch starts.
 
@@ -289,6 +324,7 @@ def write_profile(
         recorded_at=datetime.now(UTC),
         window_start=window[0] if window else None,
         window_end=window[1] if window else None,
+        validation_warnings=list(validation_warnings),
     )
     with transact(
         store,
@@ -308,33 +344,71 @@ def list_profiles(
     dataset: str,
     ref: str = "monitoring",
     since: datetime | None = None,
-    until: datetime | None = None,
     kind: ProfileKind | None = None,
 ) -> list[ProfileRef]:
-    """Profiles recorded after ``since`` and no later than ``until``, oldest first.
+    """Profiles recorded after ``since`` (``None``: all), oldest first.
 
-    ``None`` leaves either end open. ``kind=None`` lists the kinds drift is checked on
-    (batch and serving); reference profiles are listed only when asked for. A profile
-    written twice is listed once, with its latest entry. A store or branch that does
-    not exist yet holds no profiles.
+    ``kind=None`` lists the kinds drift is checked on (batch and serving); reference
+    profiles are listed only when asked for. A profile written twice is listed once,
+    with its latest entry. A store or branch that does not exist yet holds no profiles.
 
     Raises:
         VersioningError: the store failed.
     """
     kinds = TARGET_KINDS if kind is None else (kind,)
-    cutoff = _stamp(since) if since is not None else ""
-    limit = _stamp(until) if until is not None else None
+    chosen = [
+        entry
+        for entry in list_index(store, dataset=dataset, ref=ref)
+        if entry.kind in kinds and (since is None or entry.recorded_at > since)
+    ]
+    return read_entries(store, chosen, ref=ref)
+
+
+def list_index(store: VersionStore, *, dataset: str, ref: str = "monitoring") -> list[IndexEntry]:
+    """Every index entry of ``dataset``, oldest first, from one listing (no entry is read).
+
+    A store or branch that does not exist yet has no entries.
+
+    Raises:
+        VersioningError: the store failed.
+    """
     try:
         listed = store.list_objects(ref, _index_prefix(dataset))
     except (RefNotFound, RepositoryNotFound):
         return []
-    latest: dict[str, ProfileRef] = {}
+    entries = []
+    # Listed by path, and a name starts with its fixed-width stamp: oldest first already.
     for info in listed:
-        stamp, entry_kind, _ = info.path.rsplit("/", 1)[1].split("~", 2)
-        if stamp > cutoff and (limit is None or stamp <= limit) and entry_kind in kinds:
-            entry = ProfileRef.model_validate_json(store.read_object(ref, info.path))
-            latest[entry.path] = entry
-    return sorted(latest.values(), key=lambda p: p.recorded_at)
+        stamp, kind, key = info.path.rsplit("/", 1)[1].removesuffix(".json").split("~", 2)
+        entries.append(
+            IndexEntry.model_validate(
+                {
+                    "recorded_at": datetime.strptime(stamp, _STAMP).replace(tzinfo=UTC),
+                    "kind": kind,
+                    "key": key,
+                    "path": info.path,
+                }
+            )
+        )
+    return entries
+
+
+def read_entries(
+    store: VersionStore, entries: Sequence[IndexEntry], *, ref: str = "monitoring"
+) -> list[ProfileRef]:
+    """Read index entries; a profile with several entries is read once, from its latest.
+
+    Returns:
+        The profiles, oldest first.
+
+    Raises:
+        VersioningError: the store failed.
+    """
+    latest = {(e.kind, e.key): e for e in sorted(entries, key=lambda e: e.recorded_at)}
+    profiles = [
+        ProfileRef.model_validate_json(store.read_object(ref, e.path)) for e in latest.values()
+    ]
+    return sorted(profiles, key=lambda p: p.recorded_at)
 
 
 def read_profile(store: VersionStore, profile: ProfileRef, *, ref: str = "monitoring") -> bytes:
@@ -399,7 +473,7 @@ def _recorded_entry(
 def _latest_entry(
     store: VersionStore, dataset: str, kind: ProfileKind, key: str, ref: str
 ) -> ProfileRef | None:
-    suffix = f"~{kind}~{key}.json"
-    names = [o.path for o in store.list_objects(ref, _index_prefix(dataset))]
-    mine = [name for name in names if name.endswith(suffix)]
-    return ProfileRef.model_validate_json(store.read_object(ref, mine[-1])) if mine else None
+    mine = [
+        e for e in list_index(store, dataset=dataset, ref=ref) if (e.kind, e.key) == (kind, key)
+    ]
+    return read_entries(store, mine, ref=ref)[0] if mine else None

@@ -4,14 +4,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
 
-from driftloop.config import get_settings
+from driftloop.config import Settings, get_settings
 from driftloop.monitoring.profiles import profile_frame, write_profile
 from driftloop.monitoring.steps import reference_profile_for_training
 from driftloop.registry import Registry
-from driftloop.spec import load_spec
+from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
 from operators.monitoring import RetrainGateOperator, ScoreDriftOperator, SendAlertOperator
@@ -170,28 +171,60 @@ def test_score_drift_skips_without_new_profiles(store: VersionStore) -> None:
         ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]
 
 
-def test_score_drift_returns_the_summary(store: VersionStore) -> None:
+def _champion(store: VersionStore) -> tuple[Settings, DatasetSpec]:
+    """Version 1, trained on main as it is (no batches), is the champion."""
     settings = get_settings()
     spec = load_spec(settings.dataset_spec_path)
     registry = Registry(url=settings.registry_database_url)
     registry.upgrade()
-    registry.register_version(spec.name, run_key="t1", lineage=lineage(), created_by="test")
+    registry.register_version(
+        spec.name, run_key="t1", lineage=lineage(store.resolve("main")), created_by="test"
+    )
     uri = reference_profile_for_training(store, spec, make_batch(1), settings=settings)
     registry.set_reference_profile(spec.name, 1, uri)
     registry.move_alias(spec.name, "champion", 1, actor="test", reason="test")
-    shifted = make_batch(2, shift={"income": 0.5})
+    return settings, spec
+
+
+def _serve(store: VersionStore, spec: DatasetSpec, frame: pd.DataFrame) -> str:
+    """A serving profile of version 1, keyed as the service keys it; returns the key."""
+    key = f"{spec.name}-v1-20240102T000000Z-w1"
     write_profile(
         store,
         dataset=spec.name,
         kind="serving",
-        key="w1",
-        data=profile_frame(shifted.drop(columns=[spec.target]), spec),
-        rows=len(shifted),
+        key=key,
+        data=profile_frame(frame.drop(columns=[spec.target]), spec),
+        rows=len(frame),
     )
+    return key
+
+
+def test_score_drift_returns_the_summary_and_logs_what_it_compared(
+    store: VersionStore, capfd: pytest.CaptureFixture[str]
+) -> None:
+    _, spec = _champion(store)
+    key = _serve(store, spec, make_batch(2, shift={"income": 0.5}))
 
     summary = ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]
+    logged = "".join(capfd.readouterr())
 
     assert summary["drifted"] and summary["drifted_features"] == ["income"]
     assert summary["scores"]["income"]["hellinger"] > 0.15
     assert spec.target not in summary["scores"]  # serving profiles carry no labels
     assert summary["report_html"].endswith(".html")
+    assert summary["model_version"] == 1 and summary["batches"] == []
+    assert summary["serving"]["profiles"] == 1 and summary["serving"]["rows"] == 10_000
+    assert f"    {key}: 10000 rows" in logged
+    assert "judged against version 1 of credit_risk: reference lakefs://" in logged
+
+
+def test_score_drift_says_what_is_still_settling(
+    store: VersionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, spec = _champion(store)
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "600")
+    key = _serve(store, spec, make_batch(2))
+
+    with pytest.raises(AirflowSkipException, match=rf"serving {key}: still settling, ready at 20"):
+        ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]

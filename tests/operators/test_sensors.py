@@ -30,8 +30,8 @@ def _sensor(**kwargs: object) -> NewProfileSensor:
     return NewProfileSensor(task_id="wait_for_profiles", poke_interval=5, timeout=600, **kwargs)  # type: ignore[arg-type]
 
 
-def _write(store: VersionStore, key: str) -> datetime:
-    ref = write_profile(store, dataset=DATASET, kind="batch", key=key, data=b"p", rows=3)
+def _write(store: VersionStore, key: str, kind: str = "batch") -> datetime:
+    ref = write_profile(store, dataset=DATASET, kind=kind, key=key, data=b"p", rows=3)  # type: ignore[arg-type]
     return ref.recorded_at
 
 
@@ -67,14 +67,25 @@ def test_it_returns_at_once_when_profiles_are_new(store: VersionStore) -> None:
     assert event["profiles"] == [f"monitoring/{DATASET}/batch/b2.bin"]
 
 
-def test_a_profile_counts_once_it_has_settled(
+def test_a_serving_profile_counts_once_it_has_settled(
+    store: VersionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "600")
+    _write(store, "credit_risk-v1-20240101T000000Z-w1", kind="serving")
+
+    with pytest.raises(TaskDeferred):
+        _sensor().execute({})  # type: ignore[arg-type]
+
+
+def test_a_batch_profile_counts_at_once(
     store: VersionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DRIFTLOOP_MONITORING__SETTLE_SECONDS", "600")
     _write(store, "b1")
 
-    with pytest.raises(TaskDeferred):
-        _sensor().execute({})  # type: ignore[arg-type]
+    event = _sensor().execute({})  # type: ignore[arg-type]
+
+    assert event["profiles"] == [f"monitoring/{DATASET}/batch/b1.bin"]
 
 
 def test_an_explicit_since_overrides_the_checkpoint(store: VersionStore) -> None:

@@ -117,10 +117,10 @@ def registry(settings: Settings) -> Iterator[Registry]:
     registry.close()
 
 
-def lineage() -> VersionLineage:
-    """A lineage as training records it (the values do not matter to monitoring)."""
+def lineage(data_commit: str = "c0ffee01") -> VersionLineage:
+    """A lineage as training records it; monitoring reads only ``data_commit``."""
     return VersionLineage(
-        data_commit="c0ffee01",
+        data_commit=data_commit,
         data_ref="main",
         validation={"success": True},
         params={"max_depth": 4},

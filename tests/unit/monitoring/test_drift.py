@@ -7,6 +7,7 @@ import pytest
 from driftloop.config.monitoring import DriftPolicy, ThresholdOverride
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring.drift import DriftResult, FeatureDrift, score_drift, write_drift_report
+from driftloop.monitoring.profiles import ValidationWarning
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
 
@@ -144,3 +145,70 @@ def test_the_report_is_written_as_json_and_html(
     commit = local_store.get_commit("monitoring")
     assert commit.message == f"Drift report {name} of credit_risk: drift"
     assert commit.metadata == {"drifted": "true", "signature": result.signature, "report": name}
+
+
+def _warning(column: str, rule: str | None) -> ValidationWarning:
+    return ValidationWarning(
+        column=column,
+        expectation="expect_column_values_to_be_between",
+        rule=rule,
+        message=f"{column}: 40 values above the learned range",
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "rule", "drifted"),
+    [
+        (DriftPolicy(), "range", True),
+        (DriftPolicy(), "categories", True),
+        (DriftPolicy(), "nulls", True),
+        (DriftPolicy(validation_warnings_count=False), "range", False),
+        (DriftPolicy(), "type", False),
+        (DriftPolicy(), None, False),
+        (DriftPolicy(validation_warning_rules=["type"]), "type", True),
+    ],
+)
+def test_a_validation_warning_drifts_its_column_when_the_policy_counts_its_rule(
+    spec: DatasetSpec,
+    same_profile: bytes,
+    reference_profile: bytes,
+    policy: DriftPolicy,
+    rule: str | None,
+    drifted: bool,
+) -> None:
+    warnings = {"2024-01-02T0000Z": [_warning("age", rule)], "2024-01-03T0000Z": []}
+
+    result = score_drift(
+        same_profile, reference_profile, spec, policy, validation_warnings=warnings
+    )
+
+    age = _feature(result, "age")
+    assert age.drifted is drifted and result.drifted is drifted
+    counted = rule in policy.validation_warning_rules
+    expected = "in 2024-01-02T0000Z: age: 40 values above the learned range"
+    assert age.validation_warning == (expected if counted else None)
+    assert ("age (ks p=" in result.reason and expected in result.reason) is drifted
+    assert all(f.validation_warning is None for f in result.features if f.name != "age")
+
+
+def test_a_report_written_before_the_window_was_recorded_still_loads(
+    spec: DatasetSpec, same_profile: bytes, reference_profile: bytes
+) -> None:
+    result = score_drift(same_profile, reference_profile, spec, DriftPolicy())
+    window_fields = {
+        "model_version",
+        "data_commit",
+        "live_since",
+        "trained_batches",
+        "batches",
+        "serving",
+        "waiting",
+    }
+    old = result.model_dump(mode="json", exclude=window_fields)
+    for feature in old["features"]:
+        del feature["validation_warning"]
+
+    loaded = DriftResult.model_validate(old)
+
+    assert loaded == result
+    assert loaded.summary()["batches"] == [] and loaded.summary()["serving"]["profiles"] == 0

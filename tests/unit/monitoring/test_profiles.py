@@ -8,6 +8,8 @@ import pytest
 
 from driftloop.exceptions import ProfileError
 from driftloop.monitoring.profiles import (
+    ValidationWarning,
+    list_index,
     list_profiles,
     merge_profiles,
     profile_frame,
@@ -115,12 +117,41 @@ def test_written_profiles_are_listed_newer_than_a_time(any_store: VersionStore) 
     assert [p.key for p in list_profiles(any_store, dataset="ds")] == ["b1", "s1"]
     assert list_profiles(any_store, dataset="ds", since=first.recorded_at) == [second]
     assert list_profiles(any_store, dataset="ds", since=second.recorded_at) == []
-    assert list_profiles(any_store, dataset="ds", until=first.recorded_at) == [first]
     assert [p.key for p in list_profiles(any_store, dataset="ds", kind="batch")] == ["b1"]
     assert first.window_start == WINDOW[0]
     assert first.path == "monitoring/ds/batch/b1.bin"
     assert read_profile(any_store, first) == b"one"
     assert any_store.branch_exists("monitoring")
+
+
+def test_the_index_is_known_from_its_names_and_carries_validation_warnings(
+    any_store: VersionStore,
+) -> None:
+    warning = ValidationWarning(
+        column="income", expectation="expect_column_values_to_be_between", rule="range", message="m"
+    )
+    batch = write_profile(
+        any_store,
+        dataset="ds",
+        kind="batch",
+        key="2024-01-02T0000Z",
+        data=b"one",
+        rows=10,
+        validation_warnings=[warning],
+    )
+    serving = write_profile(
+        any_store, dataset="ds", kind="serving", key="ds-v1-20240102T000000Z-w1", data=b"2", rows=5
+    )
+
+    index = list_index(any_store, dataset="ds")
+
+    assert [(e.recorded_at, e.kind, e.key) for e in index] == [
+        (batch.recorded_at, "batch", "2024-01-02T0000Z"),
+        (serving.recorded_at, "serving", "ds-v1-20240102T000000Z-w1"),
+    ]
+    assert list_profiles(any_store, dataset="ds", kind="batch") == [batch]
+    assert batch.validation_warnings == [warning]
+    assert list_index(any_store, dataset="other") == []
 
 
 def test_a_profile_is_committed_with_what_it_records(any_store: VersionStore) -> None:

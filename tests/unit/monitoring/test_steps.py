@@ -1,108 +1,325 @@
 from __future__ import annotations
 
+import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from driftloop.config import Settings
 from driftloop.config.monitoring import DriftPolicy, MonitoringSettings
-from driftloop.data.sources import to_parquet_bytes
-from driftloop.exceptions import DriftCheckSkipped
-from driftloop.monitoring.profiles import list_profiles, read_view, write_profile
+from driftloop.data.sources import read_parquet_bytes, to_parquet_bytes
+from driftloop.exceptions import DriftCheckSkipped, ProfileError
+from driftloop.monitoring.drift import DriftResult, WaitingProfile
+from driftloop.monitoring.profiles import ProfileRef, list_profiles, read_view, write_profile
 from driftloop.monitoring.steps import (
     profile_new_batches,
     read_checkpoint,
     reference_profile_for_training,
     run_drift_check,
 )
-from driftloop.registry import Registry
+from driftloop.registry import ModelVersion, Registry
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
 from tests.unit.monitoring.conftest import lineage, make_batch
 
+BATCH_ROWS = 4_000
+# About six points of interest rate (its standard deviation is about 2.8 points).
+RATE_SHIFT = {"interest_rate": 2.0}
 
-def _champion_with_reference(
-    registry: Registry, store: VersionStore, spec: DatasetSpec, settings: Settings
+
+def _publish(
+    store: VersionStore,
+    spec: DatasetSpec,
+    day: int,
+    *,
+    rows: int = BATCH_ROWS,
+    warnings: list[dict[str, object]] | None = None,
+    **drift: object,
 ) -> str:
-    registry.register_version(spec.name, run_key="train-1", lineage=lineage(), created_by="test")
-    uri = reference_profile_for_training(store, spec, make_batch(1), settings=settings)
-    registry.set_reference_profile(spec.name, 1, uri)
-    registry.move_alias(spec.name, "champion", 1, actor="test", reason="first model")
-    return uri
+    """Publish a batch to main the way the ingest DAG does: a merge with the interval.
 
-
-def _record_batch(store: VersionStore, spec: DatasetSpec, key: str, profile: bytes) -> None:
-    write_profile(store, dataset=spec.name, kind="batch", key=key, data=profile, rows=10_000)
-
-
-def _publish(store: VersionStore, spec: DatasetSpec, day: int) -> str:
-    """Publish a batch to main the way the ingest DAG does: a merge with the interval."""
+    The stage commit names the batch too, as ingest's does: the publish merge, newer,
+    is the one whose ``validation_warnings`` count.
+    """
     start = datetime(2024, 1, day, tzinfo=UTC)
     key = start.strftime("%Y-%m-%dT%H%MZ")
     branch = f"ingest-{key}"
     store.create_branch(branch, "main")
     store.write_object(
-        branch, f"data/{spec.name}/{key}.parquet", to_parquet_bytes(make_batch(day, rows=500))
-    )
-    store.commit(branch, f"Stage {key}")
-    store.merge(
         branch,
-        "main",
-        f"Publish {key}",
-        {
-            "batch": key,
-            "rows": "500",
-            "interval_start": start.isoformat(),
-            "interval_end": (start + timedelta(days=1)).isoformat(),
-        },
+        f"data/{spec.name}/{key}.parquet",
+        to_parquet_bytes(make_batch(day, rows=rows, **drift)),
     )
+    store.commit(branch, f"Stage {key}", {"batch": key})
+    metadata = {
+        "batch": key,
+        "rows": str(rows),
+        "interval_start": start.isoformat(),
+        "interval_end": (start + timedelta(days=1)).isoformat(),
+    }
+    if warnings is not None:
+        metadata["validation_warnings"] = json.dumps(warnings)
+    store.merge(branch, "main", f"Publish {key}", metadata)
     return key
 
 
-def test_drift_is_checked_against_the_champions_reference(
-    local_store: VersionStore,
+def _train(
+    store: VersionStore,
     registry: Registry,
     spec: DatasetSpec,
     settings: Settings,
-    income_shift_profile: bytes,
+    *,
+    champion: bool = True,
+) -> ModelVersion:
+    """Register a version trained on main as it is now, with its reference profile.
+
+    Without published data, the reference is one generated day of the same distribution.
+    """
+    commit = store.resolve("main")
+    objects = store.list_objects(commit, f"data/{spec.name}/")
+    frame = (
+        pd.concat(
+            [read_parquet_bytes(store.read_object(commit, o.path), label=o.path) for o in objects]
+        )
+        if objects
+        else make_batch(1)
+    )
+    version = registry.register_version(
+        spec.name,
+        run_key=f"train-{uuid.uuid4().hex}",
+        lineage=lineage(commit),
+        created_by="test",
+    )
+    uri = reference_profile_for_training(store, spec, frame, settings=settings)
+    registry.set_reference_profile(spec.name, version.version, uri)
+    if champion:
+        registry.move_alias(spec.name, "champion", version.version, actor="test", reason="test")
+    return registry.get_version(spec.name, version.version)
+
+
+def _serve(
+    store: VersionStore, spec: DatasetSpec, version: int, profile: bytes, *, minute: int = 0
+) -> ProfileRef:
+    """A serving profile as the service writes it, keyed by model version."""
+    key = f"{spec.name}-v{version}-20240110T00{minute:02d}00Z-w1"
+    return write_profile(
+        store, dataset=spec.name, kind="serving", key=key, data=profile, rows=10_000
+    )
+
+
+def _batch_path(spec: DatasetSpec, key: str) -> str:
+    return f"monitoring/{spec.name}/batch/{key}.bin"
+
+
+def _feature(result: DriftResult, name: str) -> object:
+    return next(f for f in result.features if f.name == name)
+
+
+def _with(settings: Settings, **monitoring: object) -> Settings:
+    return settings.model_copy(
+        update={
+            "monitoring": MonitoringSettings.model_validate({"settle_seconds": 0, **monitoring})
+        }
+    )
+
+
+def test_the_champion_is_judged_on_the_batches_it_was_not_trained_on(
+    local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
 ) -> None:
-    uri = _champion_with_reference(registry, local_store, spec, settings)
-    _record_batch(local_store, spec, "b2", income_shift_profile)
-    newest = list_profiles(local_store, dataset=spec.name)[-1].recorded_at
+    trained_on = [_publish(local_store, spec, 1), _publish(local_store, spec, 2)]
+    profile_new_batches(local_store, spec, settings)
+    champion = _train(local_store, registry, spec, settings)
+    shifted = _publish(local_store, spec, 3, shift=RATE_SHIFT)
+    (new,) = profile_new_batches(local_store, spec, settings)
 
     result = run_drift_check(local_store, registry, spec, settings)
 
-    assert result.drifted and result.drifted_features == ["income"]
-    assert result.reference_id == uri
-    assert result.target_ids == [f"monitoring/{spec.name}/batch/b2.bin"]
-    assert result.newest_profile_at == newest
-    assert result.report_html and local_store.read_object("monitoring", result.report_html)
-    assert read_checkpoint(local_store, spec.name) == newest
+    assert [p.key for p in result.batches] == [shifted]
+    assert result.target_ids == [_batch_path(spec, shifted)]
+    assert not {_batch_path(spec, key) for key in trained_on} & set(result.target_ids)
+    assert result.target_rows == BATCH_ROWS
+    assert result.drifted and result.drifted_features == ["interest_rate"]
+    assert _feature(result, "interest_rate").hellinger > 0.3  # type: ignore[attr-defined]
+    assert result.model_version == 1 and result.trained_batches == 2
+    assert result.data_commit == champion.lineage.data_commit
+    assert result.reference_id == champion.reference_profile_uri
+    assert result.serving == [] and result.waiting == []
+    assert result.newest_profile_at == new.recorded_at == read_checkpoint(local_store, spec.name)
+    stored = DriftResult.model_validate_json(
+        local_store.read_object("monitoring", str(result.report_json))
+    )
+    assert [p.key for p in stored.batches] == [shifted] and stored.model_version == 1
     checkpoint, report = local_store.log("monitoring", limit=2)
     assert checkpoint.message == f"Drift checkpoint of {spec.name}"
-    assert checkpoint.metadata == {"since": newest.isoformat()}
     assert report.message.startswith("Drift report ") and report.message.endswith(": drift")
     with pytest.raises(DriftCheckSkipped, match="no new batch or serving profiles"):
         run_drift_check(local_store, registry, spec, settings)
 
 
-def test_only_profiles_after_the_checkpoint_are_judged(
+def test_right_after_training_its_batches_are_not_judged(
+    local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
+) -> None:
+    _publish(local_store, spec, 1)
+    _publish(local_store, spec, 2)
+    newest = profile_new_batches(local_store, spec, settings)[-1]
+    _train(local_store, registry, spec, settings)
+
+    with pytest.raises(
+        DriftCheckSkipped, match=r"nothing to judge in the window of version 1"
+    ) as e:
+        run_drift_check(local_store, registry, spec, settings)
+
+    assert "0 batches published after its training data" in str(e.value)
+    assert "its 2 batches are left out" in str(e.value)
+    # The monitor will not wake for these profiles again.
+    assert read_checkpoint(local_store, spec.name) == newest.recorded_at
+    with pytest.raises(DriftCheckSkipped, match="no new batch or serving profiles"):
+        run_drift_check(local_store, registry, spec, settings)
+
+
+def test_a_small_new_batch_is_judged_with_the_whole_window(
+    local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
+) -> None:
+    _publish(local_store, spec, 1)
+    profile_new_batches(local_store, spec, settings)
+    _train(local_store, registry, spec, settings)
+    first = _publish(local_store, spec, 2, rows=600, shift=RATE_SHIFT)
+    (small,) = profile_new_batches(local_store, spec, settings)
+
+    with pytest.raises(DriftCheckSkipped, match="only 600 rows in the window"):
+        run_drift_check(local_store, registry, spec, settings)
+    assert read_checkpoint(local_store, spec.name) == small.recorded_at
+
+    second = _publish(local_store, spec, 3, rows=600, shift=RATE_SHIFT)
+    profile_new_batches(local_store, spec, settings)
+    result = run_drift_check(local_store, registry, spec, settings)
+
+    assert [p.key for p in result.batches] == [first, second]
+    assert result.target_rows == 1_200
+    assert result.drifted
+
+
+def test_serving_profiles_count_for_the_version_that_served_them_since_it_went_live(
     local_store: VersionStore,
     registry: Registry,
     spec: DatasetSpec,
     settings: Settings,
-    income_shift_profile: bytes,
     same_profile: bytes,
+    income_shift_profile: bytes,
 ) -> None:
-    _champion_with_reference(registry, local_store, spec, settings)
-    _record_batch(local_store, spec, "b2", income_shift_profile)
-    run_drift_check(local_store, registry, spec, settings)
-    _record_batch(local_store, spec, "b3", same_profile)
+    _train(local_store, registry, spec, settings)
+    _serve(local_store, spec, 1, income_shift_profile, minute=1)
+    _train(local_store, registry, spec, settings, champion=False)
+    # Version 2 served before, and then lost the alias: not since it went live.
+    _serve(local_store, spec, 2, income_shift_profile, minute=2)
+    live = registry.move_alias(spec.name, "champion", 2, actor="test", reason="promoted")
+    served = _serve(local_store, spec, 2, same_profile, minute=3)
+    # A worker's last flush of version 1, written after version 2 went live.
+    _serve(local_store, spec, 1, income_shift_profile, minute=3)
 
     result = run_drift_check(local_store, registry, spec, settings)
 
+    assert result.model_version == 2 and result.live_since == live.at
+    assert [p.key for p in result.serving] == [served.key]
+    assert result.batches == []
+    assert result.target_rows == 10_000
     assert not result.drifted
-    assert result.target_ids == [f"monitoring/{spec.name}/batch/b3.bin"]
+
+
+def test_a_settling_serving_profile_is_named_with_its_ready_time_and_batches_do_not_wait(
+    local_store: VersionStore,
+    registry: Registry,
+    spec: DatasetSpec,
+    settings: Settings,
+    same_profile: bytes,
+) -> None:
+    patient = _with(settings, settle_seconds=600)
+    _train(local_store, registry, spec, patient)
+    served = _serve(local_store, spec, 1, same_profile)
+    ready_at = served.recorded_at + timedelta(seconds=600)
+
+    with pytest.raises(DriftCheckSkipped, match="no new batch or serving profiles") as e:
+        run_drift_check(local_store, registry, spec, patient)
+    assert f"serving {served.key}: still settling, ready at {ready_at:%Y-%m-%dT%H:%M:%S}" in str(
+        e.value
+    )
+    assert read_checkpoint(local_store, spec.name) is None
+
+    batch = _publish(local_store, spec, 2)
+    profile_new_batches(local_store, spec, patient)
+    result = run_drift_check(local_store, registry, spec, patient)
+
+    assert [p.key for p in result.batches] == [batch] and result.serving == []
+    assert result.waiting == [
+        WaitingProfile(
+            kind="serving",
+            key=served.key,
+            reason="still settling",
+            rows=10_000,
+            ready_at=ready_at,
+        )
+    ]
+    # Once settled, the serving profile is still newer than the checkpoint: it wakes the monitor.
+    assert read_checkpoint(local_store, spec.name) == served.recorded_at - timedelta(microseconds=1)
+
+
+@pytest.mark.parametrize("count", [True, False])
+def test_a_validation_warning_of_a_scored_batch_is_drift_evidence(
+    local_store: VersionStore,
+    registry: Registry,
+    spec: DatasetSpec,
+    settings: Settings,
+    count: bool,
+) -> None:
+    configured = _with(settings, policy=DriftPolicy(validation_warnings_count=count))
+    range_warning = {
+        "column": "income",
+        "expectation": "expect_column_values_to_be_between",
+        "rule": "range",
+        "message": "income: 40 values above 250000 (1.0% of rows)",
+    }
+    trained_warning = {**range_warning, "column": "age", "message": "age: 3 values above 90"}
+    type_warning = {
+        "column": "purpose",
+        "expectation": "expect_column_values_to_be_in_type_list",
+        "rule": "type",
+        "message": "purpose has type int64",
+    }
+    _publish(local_store, spec, 1, warnings=[trained_warning])
+    profile_new_batches(local_store, spec, configured)
+    _train(local_store, registry, spec, configured)
+    batch = _publish(local_store, spec, 2, warnings=[range_warning, type_warning])
+    profile_new_batches(local_store, spec, configured)
+
+    result = run_drift_check(local_store, registry, spec, configured)
+
+    (scored,) = result.batches
+    assert [w.model_dump() for w in scored.validation_warnings] == [range_warning, type_warning]
+    income = _feature(result, "income")
+    assert income.validation_warning == f"in {batch}: {range_warning['message']}"  # type: ignore[attr-defined]
+    assert _feature(result, "purpose").validation_warning is None  # type: ignore[attr-defined]
+    assert _feature(result, "age").validation_warning is None  # type: ignore[attr-defined]
+    assert result.drifted is count
+    assert result.drifted_features == (["income"] if count else [])
+    assert ("validation warning in " in result.reason) is count
+    assert result.summary()["batches"] == [
+        {
+            "key": batch,
+            "rows": BATCH_ROWS,
+            "validation_warnings": [m["message"] for m in (range_warning, type_warning)],
+        }
+    ]
+
+
+def test_malformed_validation_warnings_are_refused(
+    local_store: VersionStore, spec: DatasetSpec, settings: Settings
+) -> None:
+    _publish(local_store, spec, 1, warnings=[{"column": "income"}])
+
+    with pytest.raises(ProfileError, match="validation_warnings that are not a JSON list"):
+        profile_new_batches(local_store, spec, settings)
 
 
 def test_without_a_champion_the_check_skips_and_moves_on(
@@ -112,7 +329,7 @@ def test_without_a_champion_the_check_skips_and_moves_on(
     settings: Settings,
     same_profile: bytes,
 ) -> None:
-    _record_batch(local_store, spec, "b2", same_profile)
+    write_profile(local_store, dataset=spec.name, kind="batch", key="b2", data=same_profile, rows=1)
     newest = list_profiles(local_store, dataset=spec.name)[-1].recorded_at
 
     with pytest.raises(DriftCheckSkipped, match="no champion"):
@@ -130,48 +347,10 @@ def test_a_champion_without_reference_profile_is_named(
 ) -> None:
     registry.register_version(spec.name, run_key="train-1", lineage=lineage(), created_by="test")
     registry.move_alias(spec.name, "champion", 1, actor="test", reason="first model")
-    _record_batch(local_store, spec, "b2", same_profile)
+    write_profile(local_store, dataset=spec.name, kind="batch", key="b2", data=same_profile, rows=1)
 
     with pytest.raises(DriftCheckSkipped, match=r"champion version 1 .* has no reference profile"):
         run_drift_check(local_store, registry, spec, settings)
-
-
-def test_too_few_new_rows_wait_for_more(
-    local_store: VersionStore,
-    registry: Registry,
-    spec: DatasetSpec,
-    settings: Settings,
-    same_profile: bytes,
-) -> None:
-    strict = settings.model_copy(
-        update={
-            "monitoring": MonitoringSettings(settle_seconds=0, policy=DriftPolicy(min_rows=15_000))
-        }
-    )
-    _champion_with_reference(registry, local_store, spec, strict)
-    _record_batch(local_store, spec, "b2", same_profile)
-
-    with pytest.raises(DriftCheckSkipped, match="only 10000 new rows"):
-        run_drift_check(local_store, registry, spec, strict)
-
-    assert read_checkpoint(local_store, spec.name) is None
-
-
-def test_profiles_younger_than_the_settle_time_wait(
-    local_store: VersionStore,
-    registry: Registry,
-    spec: DatasetSpec,
-    settings: Settings,
-    same_profile: bytes,
-) -> None:
-    patient = settings.model_copy(update={"monitoring": MonitoringSettings(settle_seconds=600)})
-    _champion_with_reference(registry, local_store, spec, patient)
-    _record_batch(local_store, spec, "b2", same_profile)
-
-    with pytest.raises(DriftCheckSkipped, match="no new batch or serving profiles"):
-        run_drift_check(local_store, registry, spec, patient)
-
-    assert not run_drift_check(local_store, registry, spec, settings).drifted
 
 
 def test_the_reference_profile_is_stored_once_per_training_data(
@@ -197,13 +376,14 @@ def test_the_reference_profile_is_stored_once_per_training_data(
 def test_published_batches_are_profiled_once_with_their_interval(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
-    first, second = _publish(local_store, spec, 2), _publish(local_store, spec, 3)
+    first, second = _publish(local_store, spec, 2, rows=500), _publish(local_store, spec, 3)
 
     written = profile_new_batches(local_store, spec, settings)
 
     assert [p.key for p in written] == [first, second]
     assert written[0].window_start == datetime(2024, 1, 2, tzinfo=UTC)
     assert written[0].window_end == datetime(2024, 1, 3, tzinfo=UTC)
+    assert written[0].validation_warnings == []
     assert (
         read_view(local_store.read_object("monitoring", written[0].path))
         .get_column("age")
@@ -221,23 +401,40 @@ def test_nothing_published_means_nothing_to_profile(
     assert profile_new_batches(local_store, spec, settings) == []
 
 
-def test_the_cli_check_prints_the_table_and_leaves_the_checkpoint(
+def test_the_cli_check_prints_what_it_compared_and_leaves_the_checkpoint(
     local_store: VersionStore,
     registry: Registry,
     spec: DatasetSpec,
     settings: Settings,
-    income_shift_profile: bytes,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import driftloop.launcher.drift as command
 
-    _champion_with_reference(registry, local_store, spec, settings)
-    _record_batch(local_store, spec, "b2", income_shift_profile)
+    _publish(local_store, spec, 1)
+    _publish(local_store, spec, 2)
+    profile_new_batches(local_store, spec, settings)
+    champion = _train(local_store, registry, spec, settings)
+    shifted = _publish(local_store, spec, 3, shift=RATE_SHIFT)
+    profile_new_batches(local_store, spec, settings)
+    unprofiled = _publish(local_store, spec, 4)
     monkeypatch.setattr("driftloop.versioning.factory.open_store", lambda _: local_store)
     monkeypatch.setattr("driftloop.registry.Registry", lambda url: registry)
 
-    assert command.drift_check(settings, against=1) == 0
+    assert command.drift_check(settings, against=None) == 0
+
     out = capsys.readouterr().out
-    assert "income" in out and "YES" in out and "report: monitoring/" in out
+    print(out)  # shown with -s: the command's output, as a user sees it
+    assert (
+        f"judged against version 1 of {spec.name}: reference {champion.reference_profile_uri}"
+        in out
+    )
+    assert "left out: the 2 batches version 1 was trained on" in out
+    assert f"target: {BATCH_ROWS} rows (batches: 1, serving windows: 0)" in out
+    assert f"  batch {shifted}: {BATCH_ROWS} rows (2024-01-03T00:00+00:00 to" in out
+    assert f"  batch {unprofiled}: published, not profiled yet" in out
+    assert any(
+        line.startswith("interest_rate") and line.split()[5] == "YES" for line in out.splitlines()
+    )
+    assert "report: monitoring/" in out
     assert read_checkpoint(local_store, spec.name) is None
