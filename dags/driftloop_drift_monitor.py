@@ -2,7 +2,8 @@
 
 catch up on batch profiles → wait (deferrable: no worker slot held) for batch or serving
 profiles newer than the last check → score per-feature drift against the champion's
-reference profile (KS / chi-square / Hellinger; JSON and HTML report; an Asset event) →
+reference profile, on what the champion has not seen (KS / chi-square / Hellinger; JSON
+and HTML report; an Asset event) →
 gate: on drift, alert, and trigger ``driftloop_train`` with the reason, the drifted features
 and the report when the guards allow it (cooldown, no duplicate retrain, daily budget,
 circuit breaker after failed retrains).

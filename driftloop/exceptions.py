@@ -130,7 +130,7 @@ class ProfileError(MonitoringError):
 
 
 class DriftCheckSkipped(MonitoringError):
-    """There is nothing to judge yet: no champion, no reference profile, no or too few new rows.
+    """Nothing to judge yet: no champion, no reference, no unseen data, or too few unseen rows.
 
     ``consumed_until`` is set when the new profiles can never be judged (there is no
     reference to judge them by): a checkpoint may move past them.

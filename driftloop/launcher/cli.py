@@ -279,9 +279,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--bento", help="serve this built Bento tag instead of the source service")
     serve.set_defaults(func=_serve)
 
-    drift = sub.add_parser("drift", help="drift of the newest profiles")
+    drift = sub.add_parser("drift", help="drift of what the champion has not seen")
     drift_sub = drift.add_subparsers(dest="drift_command", required=True)
-    check = drift_sub.add_parser("check", help="score the newest profiles; print the table")
+    check = drift_sub.add_parser(
+        "check", help="score batches and traffic the champion has not seen; print the table"
+    )
     check.add_argument("--against", type=int, help="a version's reference (default: champion)")
     check.set_defaults(func=_drift)
 

@@ -155,8 +155,8 @@ def run_loop(
         status, answer = http(settings, "GET", "/metadata")
         say(f"GET /metadata -> {status}: version {answer.get('version')}")
 
-        # The monitor's first run judges the data the champion was trained on (no drift);
-        # only then do the drifted batches arrive, so they are judged on their own.
+        # The monitor's first run finds nothing the champion has not seen (its training
+        # batches are never judged); then the drifted batches arrive and are judged.
         stack.unpause(MONITOR)
         wait_for_monitor(stack, _first_run(stack, MONITOR), say)
         report.ingested |= ingest(stack, days[good_days + 1 :], say)
