@@ -2,12 +2,14 @@
 
 The artifact is read from the versioned store at its commit and checked against the
 recorded checksum before anything is written. The BentoML model holds ``model.ubj``, the
-feature schema, the dataset spec and the lineage summary; the Bento is built offline from
-``bento/bentofile.yaml`` (pinned requirements, no package locking), and keeps its generated
-Dockerfile for a machine with a container daemon. Tags derive from the version and the
-checksum, so packaging the same version again returns the existing Bento. The Bento's
-archive then goes beside the model on the store's models branch, so a Bento built on one
-worker is there for every machine (``bentoml import`` it, then ``bentoml containerize``).
+feature schema, the dataset spec, the dataset's expectation suite (``suite.json``: the
+service warns about values beyond its learned ranges) and the lineage summary; the Bento
+is built offline from ``bento/bentofile.yaml`` (pinned requirements, no package locking),
+and keeps its generated Dockerfile for a machine with a container daemon. Tags derive from
+the version and the checksum, so packaging the same version again returns the existing
+Bento. The Bento's archive then goes beside the model on the store's models branch, so a
+Bento built on one worker is there for every machine (``bentoml import`` it, then
+``bentoml containerize``).
 
 BentoML is imported inside functions only, with ``BENTOML_HOME`` set first.
 """
@@ -39,6 +41,7 @@ BENTOFILE = Path("bento") / "bentofile.yaml"
 MODEL_FILE = "model.ubj"
 SCHEMA_FILE = "feature_schema.json"
 SPEC_FILE = "spec.yaml"
+SUITE_FILE = "suite.json"
 LINEAGE_FILE = "lineage.json"
 BUILD_TIMEOUT_SECONDS = 600
 
@@ -57,7 +60,8 @@ def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) 
     """Fill BentoML's model store with ``version`` and build its Bento; return the Bento tag.
 
     Idempotent: an existing model of the same tag (and checksum) is reused, and an existing
-    Bento of the same tag is returned without building.
+    Bento of the same tag is returned without building. The project's suite goes in the
+    model as it is now; without one, the Bento serves without range or sign warnings.
 
     Raises:
         ArtifactCorrupt: the stored model fails its recorded checksum or does not load.
@@ -73,7 +77,9 @@ def build_bento(settings: Settings, version: ModelVersion, store: VersionStore) 
     data = read_model_artifact(store, version.lineage)
     # The checksum is verified; loading proves the bytes are a model before BentoML stores them.
     load_model(data, expected_sha256=version.lineage.artifact_sha256)
-    _ensure_model(bentoml, version, data, spec_path.read_text(encoding="utf-8"))
+    suite_path = settings.suite_path
+    suite_text = suite_path.read_text(encoding="utf-8") if suite_path.exists() else None
+    _ensure_model(bentoml, version, data, spec_path.read_text(encoding="utf-8"), suite_text)
 
     tag = bento_tag(version)
     try:
@@ -191,7 +197,9 @@ def _bentoml(settings: Settings) -> Any:
     return bentoml
 
 
-def _ensure_model(bentoml: Any, version: ModelVersion, data: bytes, spec_text: str) -> None:
+def _ensure_model(
+    bentoml: Any, version: ModelVersion, data: bytes, spec_text: str, suite_text: str | None
+) -> None:
     tag = model_tag(version)
     try:
         existing = bentoml.models.get(tag)
@@ -215,5 +223,7 @@ def _ensure_model(bentoml: Any, version: ModelVersion, data: bytes, spec_text: s
         schema = json.dumps(version.lineage.feature_schema, indent=2, sort_keys=True) + "\n"
         (folder / SCHEMA_FILE).write_text(schema, encoding="utf-8")
         (folder / SPEC_FILE).write_text(spec_text, encoding="utf-8")
+        if suite_text is not None:
+            (folder / SUITE_FILE).write_text(suite_text, encoding="utf-8")
         lineage = json.dumps(summary, indent=2, sort_keys=True) + "\n"
         (folder / LINEAGE_FILE).write_text(lineage, encoding="utf-8")

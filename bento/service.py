@@ -3,10 +3,12 @@
 Where the model comes from:
 - From a built Bento (``bento.packaging.build_bento``): the Bento carries the version it
   was built for as a ``BentoModel`` (its tag is the build argument ``model_tag``), with the
-  spec it was trained with. When ``DRIFTLOOP_REGISTRY_URL`` is set, the service also follows
-  the registry's ``champion`` alias from there on (hot swaps need the versioned store too).
+  spec it was trained with and the dataset's expectation suite. When
+  ``DRIFTLOOP_REGISTRY_URL`` is set, the service also follows the registry's ``champion``
+  alias from there on (hot swaps need the versioned store too).
 - From source (``bentoml serve bento.service:DriftloopService``): the champion of the
-  registry and store named by the driftloop settings, followed as it moves.
+  registry and store named by the driftloop settings, followed as it moves; the spec and
+  suite are the project's.
 
 The alias is polled every ``serving_poll_seconds`` in a background thread; a promotion or a
 rollback swaps the model between requests, never within one (``driftloop.serving``).
@@ -14,6 +16,10 @@ rollback swaps the model between requests, never within one (``driftloop.serving
 Bad input never reaches the model: BentoML validates the body against the request model
 built from the spec and answers 400 with ``detail[].loc == ["records", <row>, <field>]``;
 ``RequestGuard`` answers 401 (token), 413 (body size) and 415 (not JSON) before that.
+Input the data contract frowns on (a value beyond the suite's learned range, a negative one
+where it never is, a null where not nullable, an unknown category) is scored, with per-row
+warnings counted in ``/metrics`` as ``driftloop_input_warnings_total{feature, kind}``
+(``driftloop.serving.limits``); a missing suite only drops the range and sign warnings.
 ``/predict`` scores concurrent requests in shared model calls (``Coalescer``); inputs and
 predictions are profiled off the request path (``driftloop.serving.profiles``).
 """
@@ -30,15 +36,17 @@ from fastapi import FastAPI
 from pydantic import Field, JsonValue
 
 from bento.middleware import RequestGuard
-from bento.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE
+from bento.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE, SUITE_FILE
 from driftloop.config import Settings
-from driftloop.exceptions import DriftloopError
+from driftloop.exceptions import ConfigError, DriftloopError
 from driftloop.serving.contract import PredictResponse, VersionedPrediction, request_model
 from driftloop.serving.handle import ModelHandle, handle_from_artifact, open_champion
+from driftloop.serving.limits import FeatureLimits, learned_limits
 from driftloop.serving.profiles import ServingProfiles
 from driftloop.serving.scoring import Coalescer, predict_rows
 from driftloop.serving.watcher import ChampionWatcher
-from driftloop.spec import DatasetSpec, load_spec
+from driftloop.spec import load_spec
+from driftloop.validation.suites import load_suite
 from driftloop.versioning.factory import open_store
 
 log = logging.getLogger("driftloop.bento")
@@ -47,15 +55,30 @@ settings = Settings()
 PACKAGED_TAG: str | None = getattr(bentoml.use_arguments(), "model_tag", None)
 
 
-def _service_spec() -> DatasetSpec:
-    """The spec requests are validated against: the packaged one, else the project's."""
+def _contract_files() -> tuple[Path, Path]:
+    """The spec and suite requests are checked against: the packaged ones, else the project's."""
     if PACKAGED_TAG:
-        return load_spec(Path(bentoml.models.get(PACKAGED_TAG).path_of(SPEC_FILE)))
-    return load_spec(settings.dataset_spec_path)
+        model = bentoml.models.get(PACKAGED_TAG)
+        return Path(model.path_of(SPEC_FILE)), Path(model.path_of(SUITE_FILE))
+    return settings.dataset_spec_path, settings.suite_path
 
 
-SPEC = _service_spec()
-Record = request_model(SPEC)
+def _learned_limits(path: Path) -> dict[str, FeatureLimits]:
+    """The learned limits of the suite at ``path``; none if it is missing or unreadable.
+
+    Serving goes on without the suite (logged once, when the service is imported): it then
+    warns about nulls and unknown categories, not about ranges and signs.
+    """
+    try:
+        return learned_limits(load_suite(path))
+    except ConfigError as exc:
+        log.warning("serving without range or sign warnings: %s", exc)
+        return {}
+
+
+SPEC_PATH, SUITE_PATH = _contract_files()
+SPEC = load_spec(SPEC_PATH)
+Record = request_model(SPEC, limits=_learned_limits(SUITE_PATH))
 Records = Annotated[
     list[Record],
     Field(min_length=1, max_length=settings.serving_max_rows, description="Records to score"),

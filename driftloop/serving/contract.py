@@ -1,13 +1,18 @@
-"""The request and response contract, generated from the dataset spec.
+"""The request and response contract, generated from the dataset spec and its suite.
 
-Values are typed strictly (a string is not a number), but a ``null`` in any feature is
-*missing*, and an unknown category is *missing* too, as in training: XGBoost sends both down
-the branch it learned for missing values, and the row's ``warnings`` say so.
+Values are typed strictly (a string is not a number, a missing field is an error), but a
+``null`` in any feature is *missing*, and an unknown category is *missing* too, as in
+training: XGBoost sends both down the branch it learned for missing values. What the data
+contract knows beyond types is judged per row and answered with ``warnings``, never with
+an error (:mod:`~driftloop.serving.limits`): an unknown category, a null in a feature that
+is not nullable, a value beyond the suite's learned range or a negative one where the
+suite says the feature never is.
 """
 
 from __future__ import annotations
 
 import keyword
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 
 import numpy as np
@@ -21,6 +26,7 @@ from pydantic import (
     create_model,
 )
 
+from driftloop.serving.limits import FeatureLimits, InputChecks
 from driftloop.spec import DatasetSpec
 
 # Requests are encoded as float32: a finite float64 beyond this would become infinity.
@@ -34,12 +40,14 @@ class RecordModel(BaseModel):
 
     Fields are named after the features (``alias``); a feature whose name is not a usable
     Python attribute gets a safe attribute name, and ``encoding_spec`` is the spec renamed
-    to those attributes, so a record's ``__dict__`` encodes without copying.
+    to those attributes, so a record's ``__dict__`` encodes without copying; ``checks``
+    turn an encoded request into its rows' warnings.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     encoding_spec: ClassVar[DatasetSpec]
+    checks: ClassVar[InputChecks]
     id_attribute: ClassVar[str | None]
 
 
@@ -50,13 +58,26 @@ Category = StrictStr | StrictInt | FiniteFloat | StrictBool | None
 Identifier = StrictStr | StrictInt | None
 
 
-def request_model(spec: DatasetSpec, *, name: str = "Record") -> type[RecordModel]:
+def request_model(
+    spec: DatasetSpec,
+    *,
+    name: str = "Record",
+    limits: Mapping[str, FeatureLimits] | None = None,
+) -> type[RecordModel]:
     """Build the pydantic model of one request record from ``spec``.
 
-    Every feature is required and nullable: numeric ones take JSON numbers, categorical ones
-    strings (or numbers and booleans, compared as canonical text like training does). The id
-    column, if the spec has one, is optional and echoed in the response. Other keys are
-    ignored, so a client may send whole rows (with the target or event time).
+    Every feature is required and accepts ``null``: numeric ones take JSON numbers,
+    categorical ones strings (or numbers and booleans, compared as canonical text like
+    training does). The id column, if the spec has one, is optional and echoed in the
+    response. Other keys are ignored, so a client may send whole rows (with the target or
+    event time).
+
+    Args:
+        spec: The dataset spec.
+        name: The model's name (in the OpenAPI schema).
+        limits: Learned limits by feature name, from the dataset's suite
+            (:func:`~driftloop.serving.limits.learned_limits`); without them, only nulls and
+            unknown categories are warned about.
     """
     fields: dict[str, Any] = {}
     attributes: list[str] = []
@@ -83,6 +104,7 @@ def request_model(spec: DatasetSpec, *, name: str = "Record") -> type[RecordMode
         }
     )
     model.id_attribute = id_attribute
+    model.checks = InputChecks(spec, attributes, limits or {})
     return model
 
 
@@ -109,7 +131,12 @@ class Prediction(BaseModel):
     probability: float = Field(description="Probability of the positive label")
     label: str = Field(description="The positive label if probability >= threshold")
     warnings: list[str] = Field(
-        default_factory=list, description="Inputs not understood, e.g. an unknown category"
+        default_factory=list,
+        description=(
+            "Inputs scored despite breaking the data contract, one per field: an unknown "
+            "category or a null where not nullable (scored as missing), a value beyond the "
+            "learned range or negative where never (scored as sent)"
+        ),
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from driftloop.serving.contract import Prediction, PredictResponse, RecordModel, VersionedPrediction
 from driftloop.serving.handle import ModelHandle
+from driftloop.serving.metrics import count_input_warnings
 from driftloop.training.features import encode_records
 
 log = logging.getLogger(__name__)
@@ -33,25 +34,19 @@ class EncodedRecords:
 def encode(records: Sequence[RecordModel]) -> EncodedRecords:
     """Encode validated records (of one request model) with training's NumPy path.
 
-    Unknown categories become NaN like nulls, and each is reported in its row's warnings.
+    Nulls and unknown categories become NaN (missing), as in training; values are never
+    clipped. The request model's checks (:class:`~driftloop.serving.limits.InputChecks`)
+    add a warning to a row for each unknown category, null in a feature that is not
+    nullable, value beyond the learned range, and negative value in a never-negative
+    feature; the warnings are counted in :func:`~driftloop.serving.metrics.input_warnings`.
     """
     if not records:
         return EncodedRecords(np.empty((0, 0), dtype=np.float32), [], {})
     model = type(records[0])
-    spec = model.encoding_spec
     rows: list[Mapping[str, Any]] = [record.__dict__ for record in records]
-    matrix = encode_records(rows, spec)
-    warnings: dict[int, list[str]] = {}
-    for column, feature in enumerate(spec.features):
-        if feature.categories is None:
-            continue
-        for row in np.flatnonzero(np.isnan(matrix[:, column])):
-            value = rows[row][feature.name]
-            if value is not None:
-                alias = model.model_fields[feature.name].alias
-                warnings.setdefault(int(row), []).append(
-                    f"feature {alias!r}: unknown category {value!r}, scored as missing"
-                )
+    matrix = encode_records(rows, model.encoding_spec)
+    warnings, counts = model.checks.review(matrix, rows)
+    count_input_warnings(counts)
     ids = [rows[i].get(model.id_attribute) for i in range(len(rows))] if model.id_attribute else []
     return EncodedRecords(matrix, ids, warnings)
 

@@ -269,6 +269,36 @@ def test_nulls_and_unknown_categories_are_scored(server: str, rows: list[dict]) 
     ]
 
 
+def _input_warnings(server: str, feature: str, kind: str) -> float:
+    """``driftloop_input_warnings_total`` for one feature and kind, as ``/metrics`` shows it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{server}/metrics", timeout=10).text
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "driftloop_input_warnings_total"
+        and sample.labels == {"feature": feature, "kind": kind}
+    )
+
+
+def test_out_of_range_input_is_scored_with_a_warning_and_counted(
+    server: str, rows: list[dict]
+) -> None:
+    before = _input_warnings(server, "income", "range")
+
+    records = [rows[0], dict(rows[0], income=5_000_000.0)]
+    reply = httpx.post(f"{server}/predict", json={"records": records}, timeout=30)
+
+    assert reply.status_code == 200, reply.text
+    assert [p["warnings"] for p in reply.json()["predictions"]] == [
+        [],
+        ["feature 'income': 5000000 is above the learned maximum 278100, scored as sent"],
+    ]
+    assert _input_warnings(server, "income", "range") == before + 1
+
+
 def test_schema_fuzz_finds_no_server_error(server: str) -> None:
     import schemathesis
     from hypothesis import HealthCheck, given, settings

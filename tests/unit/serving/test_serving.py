@@ -14,29 +14,14 @@ from pydantic import TypeAdapter, ValidationError
 
 from bento.middleware import RequestGuard
 from driftloop.config import Settings
-from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
 from driftloop.registry import ModelVersion, Registry
 from driftloop.serving.contract import request_model
 from driftloop.serving.handle import ChampionLoader, ModelHandle, open_champion
 from driftloop.serving.scoring import Coalescer, encode, predict
 from driftloop.serving.watcher import ChampionWatcher
-from driftloop.spec import DatasetSpec, load_spec
+from driftloop.spec import DatasetSpec
 from driftloop.training.features import model_frame
-from tests.support.serving import START, make_settings, train_version
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Settings:
-    settings = make_settings(tmp_path_factory.mktemp("serving") / "home", repo_dir)
-    train_version(settings, day=0)
-    train_version(settings, day=1, promote=False)
-    return settings
-
-
-@pytest.fixture(scope="module")
-def spec(project: Settings) -> DatasetSpec:
-    return load_spec(project.dataset_spec_path)
 
 
 @pytest.fixture()
@@ -44,25 +29,6 @@ def registry(project: Settings):
     registry = Registry(url=project.registry_database_url)
     yield registry
     registry.close()
-
-
-@pytest.fixture()
-def loader(project: Settings, spec: DatasetSpec) -> ChampionLoader:
-    return open_champion(project, spec)
-
-
-@pytest.fixture(scope="module")
-def rows() -> list[dict]:
-    frame = generate_batch(
-        GeneratorConfig(seed=21, rows_per_batch=200), start=START, end=START.replace(day=2)
-    )
-    frame = frame.drop(columns=["applied_at", "default"]).astype(object)
-    return frame.where(frame.notna(), None).to_dict(orient="records")
-
-
-@pytest.fixture()
-def champion(loader: ChampionLoader) -> ModelHandle:
-    return loader.load_champion()
 
 
 def _records(spec: DatasetSpec, rows: list[dict]) -> list:
@@ -91,7 +57,10 @@ def test_nulls_and_unknown_categories_score_as_missing_with_a_warning(champion, 
 
     assert unknown.probability == pytest.approx(null.probability)
     assert unknown.warnings == ["feature 'purpose': unknown category 'crypto', scored as missing"]
-    assert null.warnings == []
+    # income may be null; purpose may not (spec: nullable false), which is worth a warning.
+    assert null.warnings == [
+        "feature 'purpose': null, but the feature is not nullable, scored as missing"
+    ]
 
 
 @pytest.mark.parametrize(
