@@ -27,9 +27,11 @@ test: install
 test-fast: install
 	$(BIN)/python -m pytest tests -m "not integration"
 
-# The demo owns its home and starts from a clean slate each time.
+# The demo owns its home and starts from a clean slate each time. With DATA=table.csv
+# TARGET=label [ID=column], it runs on that table instead of generated data.
 demo: install
-	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/python -m driftloop.launcher.demo --fresh
+	DRIFTLOOP_HOME=$(CURDIR)/.driftloop/demo $(BIN)/driftloop demo --fresh \
+		$(if $(DATA),--data "$(DATA)" --target "$(TARGET)") $(if $(ID),--id "$(ID)")
 
 up: install
 	$(BIN)/driftloop up

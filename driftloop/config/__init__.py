@@ -81,6 +81,10 @@ class Settings(BaseSettings):
         default_factory=Path.cwd, description="Folder holding expectations/ and dags/"
     )
     dataset: str = Field(default="credit_risk", description="Name of the dataset spec to use")
+    expectations: Path | None = Field(
+        default=None,
+        description="Folder of dataset specs and GX suites (default: <project_dir>/expectations)",
+    )
     versioning_backend: Literal["local", "lakefs"] = "local"
     repository: str = "driftloop"
     main_branch: str = "main"
@@ -136,8 +140,14 @@ class Settings(BaseSettings):
 
     @property
     def expectations_dir(self) -> Path:
-        """Where dataset specs and GX suites live, versioned in git."""
-        return self.project_dir / "expectations"
+        """Where dataset specs and GX suites live: ``expectations`` when set, else the project's.
+
+        The project's ``expectations/`` is versioned in git; a separate folder keeps a spec
+        that is not the project's (the own-data demo's) out of it.
+        """
+        if self.expectations is None:
+            return self.project_dir / "expectations"
+        return self._in_project(self.expectations)
 
     @property
     def dataset_spec_path(self) -> Path:
@@ -164,7 +174,11 @@ class Settings(BaseSettings):
         """Where source files land: ``landing`` when set, else ``<home>/landing``."""
         if self.landing is None:
             return self.home_dir / "landing"
-        return self.landing if self.landing.is_absolute() else self.project_dir / self.landing
+        return self._in_project(self.landing)
+
+    def _in_project(self, folder: Path) -> Path:
+        """``folder`` as given when absolute, else taken from ``project_dir``."""
+        return folder if folder.is_absolute() else self.project_dir / folder
 
     @property
     def registry_database_url(self) -> str:

@@ -153,6 +153,12 @@ def _drift(args: argparse.Namespace, settings: Settings) -> int:
     return drift_check(settings, against=args.against)
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.launcher.demo import run
+
+    return run(args, settings)
+
+
 def _up(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.launcher.stack import AirflowStack
 
@@ -287,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--against", type=int, help="a version's reference (default: champion)")
     check.set_defaults(func=_drift)
 
+    _add_demo_parser(sub)
     sub.add_parser("up", help="start Airflow (all components) in the background").set_defaults(
         func=_up
     )
@@ -312,6 +319,25 @@ def _add_contract_parser(sub: argparse._SubParsersAction) -> None:
     relearn.add_argument("--ref", default="main", help="branch or commit to learn from")
     relearn.add_argument("--write", action="store_true", help="replace the suite file")
     relearn.set_defaults(func=_relearn)
+
+
+def _add_demo_parser(sub: argparse._SubParsersAction) -> None:
+    """``driftloop demo [--fresh] [--data PATH --target COL [--id COL] [--name NAME]]``."""
+    demo = sub.add_parser(
+        "demo",
+        help="the whole loop on real Airflow components: on generated data, or on your table",
+    )
+    demo.add_argument(
+        "--fresh", action="store_true", help="delete DRIFTLOOP_HOME first (the demo needs it empty)"
+    )
+    own = demo.add_argument_group(
+        "your own data (sliced into batches, the last one shifted; spec and suite in the home)"
+    )
+    own.add_argument("--data", type=Path, help="your table, CSV or Parquet")
+    own.add_argument("--target", help="its binary label column (required with --data)")
+    own.add_argument("--id", help="its unique id column")
+    own.add_argument("--name", help="dataset name (default: the file's name)")
+    demo.set_defaults(func=_demo)
 
 
 def _add_corruption_options(gen: argparse.ArgumentParser) -> None:

@@ -4,6 +4,9 @@ generate data → ingest good batches and a bad one (quarantined) → train → 
 serve → traffic → a baseline drift check → drifted batches arrive → the monitor detects drift →
 retraining is triggered with the reason → the new model is evaluated → promoted or not →
 the service switches models.
+
+:func:`run_loop` tells it on generated data; :func:`serve_through_drift`, the part from serving
+on, is shared with the loop on a user's own table (:mod:`driftloop.launcher.own_data`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,17 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION
 from driftloop.launcher.models import model_name
 from driftloop.launcher.service import start_service
 from driftloop.launcher.stack import AirflowStack, StackError
+
+if TYPE_CHECKING:
+    from driftloop.data.sources import Interval
 
 INGEST, TRAIN, MONITOR = "driftloop_ingest", "driftloop_train", "driftloop_drift_monitor"
 START = date(2026, 1, 1)
@@ -34,9 +41,14 @@ WEAK_MODEL = {"max_depth": 1, "num_boost_round": 3, "eta": 0.05}
 
 @dataclass
 class LoopReport:
-    """What happened, for the summary and for the tests."""
+    """What happened, for the summary and for the tests.
+
+    ``ingested`` maps each batch to its ingest run's state; ``warnings`` each published batch
+    to the validation warnings of its publish commit (empty when it passed clean).
+    """
 
     ingested: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     decisions: list[str] = field(default_factory=list)
     served_versions: list[int] = field(default_factory=list)
     drift_reason: str = ""
@@ -67,12 +79,19 @@ def generate_loop_data(settings: Settings, *, rows: int, good_days: int) -> list
     return [START + timedelta(days=i) for i in range(good_days + 3)]
 
 
+def day_interval(day: date) -> Interval:
+    """The data interval (UTC) of one day's batch."""
+    from driftloop.data.sources import Interval
+
+    start = datetime.combine(day, datetime.min.time(), UTC)
+    return Interval(start=start, end=start + timedelta(days=1))
+
+
 def ingest(stack: AirflowStack, days: list[date], say: Callable[[str], None]) -> dict[str, str]:
     """Run the ingest DAG for each day's interval on the scheduler; return each run's state."""
     states = {}
     for day in days:
-        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
-        run_id = stack.trigger(INGEST, logical_date=end)
+        run_id = stack.trigger(INGEST, logical_date=day_interval(day).end)
         states[day.isoformat()] = stack.wait_for_run(INGEST, run_id)
         verdict = "published" if states[day.isoformat()] == "success" else "QUARANTINED"
         say(f"ingest {day}: {verdict}")
@@ -110,12 +129,39 @@ def http(settings: Settings, method: str, path: str, body: object = None) -> tup
         return status, raw.decode(errors="replace")
 
 
-def sample_records(settings: Settings, day: date, count: int) -> list[dict[str, Any]]:
-    """Records of a landed day, as a client application would send them."""
+def sample_records(path: Path, target: str, count: int) -> list[dict[str, Any]]:
+    """The first ``count`` rows of a landed file without their label, as a client sends them."""
     from driftloop.data.sources import read_file
 
-    frame = read_file(settings.landing_dir / f"applications_{day.isoformat()}.csv").head(count)
-    return json.loads(frame.drop(columns=["default"]).to_json(orient="records"))
+    frame = read_file(path).head(count)
+    return json.loads(frame.drop(columns=[target]).to_json(orient="records"))
+
+
+def published_warnings(settings: Settings, key: str) -> list[dict[str, Any]]:
+    """The validation warnings in the publish commit of batch ``key`` on main (none if absent)."""
+    from driftloop.versioning.factory import open_store
+
+    published = next(
+        (
+            commit
+            for commit in open_store(settings).log(settings.main_branch)
+            if commit.metadata.get("batch") == key
+        ),
+        None,
+    )
+    return json.loads(published.metadata.get("validation_warnings") or "[]") if published else []
+
+
+def describe_warnings(warnings: list[dict[str, Any]]) -> str:
+    """``N validation warnings (range: a, b; categories: c)``, or ``no validation warnings``."""
+    if not warnings:
+        return "no validation warnings"
+    by_rule: dict[str, list[str]] = {}
+    for warning in warnings:
+        rule = warning.get("rule") or warning["expectation"]
+        by_rule.setdefault(rule, []).append(str(warning.get("column") or "table"))
+    listed = "; ".join(f"{rule}: {', '.join(columns)}" for rule, columns in by_rule.items())
+    return f"{len(warnings)} validation warnings ({listed})"
 
 
 def wait_for_monitor(stack: AirflowStack, run_id: str, say: Callable[[str], None]) -> str:
@@ -130,27 +176,69 @@ def wait_for_monitor(stack: AirflowStack, run_id: str, say: Callable[[str], None
 def run_loop(
     stack: AirflowStack, *, rows: int, good_days: int, say: Callable[[str], None]
 ) -> LoopReport:
-    """Drive the whole loop on a started stack; return what happened."""
+    """Drive the whole loop on generated data on a started stack; return what happened."""
+    from driftloop.data.synthetic import TARGET
+    from driftloop.ingest.batch import batch_key
+
     settings = stack.settings
-    report = LoopReport(endpoint=f"http://127.0.0.1:{settings.serving_port}")
+    report = LoopReport()
     days = generate_loop_data(settings, rows=rows, good_days=good_days)
     say(f"generated {len(days)} daily batches in {settings.landing_dir}")
     stack.wait_for_dags(INGEST, TRAIN, MONITOR)
+    # The synthetic spec reads data intervals by event time, so ingest runs on the scheduler.
     stack.unpause(INGEST)
     stack.unpause(TRAIN)
     report.ingested = ingest(stack, days[: good_days + 1], say)
     report.decisions.append(train(stack, "demo: first model", say))
     report.decisions.append(train(stack, "demo: weak challenger", say, **WEAK_MODEL))
 
+    def ingest_drifted() -> None:
+        report.ingested |= ingest(stack, days[good_days + 1 :], say)
+
+    serve_through_drift(
+        stack,
+        report,
+        records=sample_records(_day_file(settings, days[0]), TARGET, 2),
+        bad_request={"records": [{"age": "forty"}]},
+        ingest_drifted=ingest_drifted,
+        later_records=sample_records(_day_file(settings, days[-1]), TARGET, 1),
+        say=say,
+    )
+    for day in days:
+        if report.ingested[day.isoformat()] == "success":
+            key = batch_key(interval=day_interval(day))
+            report.warnings[day.isoformat()] = published_warnings(settings, key)
+    return report
+
+
+def serve_through_drift(
+    stack: AirflowStack,
+    report: LoopReport,
+    *,
+    records: list[dict[str, Any]],
+    bad_request: dict[str, Any],
+    ingest_drifted: Callable[[], None],
+    later_records: list[dict[str, Any]],
+    say: Callable[[str], None],
+) -> None:
+    """Serve the champion, let drifted data in, and watch the monitor retrain; fill ``report``.
+
+    The service answers ``records`` and refuses ``bad_request``; the monitor's first run finds
+    nothing the champion has not seen; ``ingest_drifted`` publishes the drifted batches; a
+    monitor run judges them and (on drift) triggers the train DAG and waits for it; the
+    service, once it follows the champion, answers ``later_records``.
+
+    Raises:
+        StackError: a monitor run failed or did not finish.
+    """
+    settings = stack.settings
+    report.endpoint = f"http://127.0.0.1:{settings.serving_port}"
     service = start_service(settings)
     try:
-        status, answer = http(
-            settings, "POST", "/predict", {"records": sample_records(settings, days[0], 2)}
-        )
+        status, answer = http(settings, "POST", "/predict", {"records": records})
         say(f"POST /predict -> {status}: {json.dumps(answer)[:300]}")
         report.served_versions.append(answer["model_version"])
-        bad = {"records": [{"age": "forty"}]}
-        status, answer = http(settings, "POST", "/predict", bad)
+        status, answer = http(settings, "POST", "/predict", bad_request)
         say(f"POST /predict (bad) -> {status}: {json.dumps(answer)[:300]}")
         status, answer = http(settings, "GET", "/metadata")
         say(f"GET /metadata -> {status}: version {answer.get('version')}")
@@ -159,7 +247,7 @@ def run_loop(
         # batches are never judged); then the drifted batches arrive and are judged.
         stack.unpause(MONITOR)
         wait_for_monitor(stack, _first_run(stack, MONITOR), say)
-        report.ingested |= ingest(stack, days[good_days + 1 :], say)
+        ingest_drifted()
         run_id = stack.trigger(MONITOR)
         wait_for_monitor(stack, run_id, say)
 
@@ -177,15 +265,16 @@ def run_loop(
             if version == _champion(settings):
                 break
             time.sleep(2)
-        report.served_versions.append(
-            http(settings, "POST", "/predict", {"records": sample_records(settings, days[-1], 1)})[
-                1
-            ]["model_version"]
-        )
+        answer = http(settings, "POST", "/predict", {"records": later_records})[1]
+        report.served_versions.append(answer["model_version"])
         say(f"the service now answers with version {report.served_versions[-1]}")
     finally:
         _stop(service)
-    return report
+
+
+def _day_file(settings: Settings, day: date) -> Path:
+    """The file :func:`generate_loop_data` landed for ``day``."""
+    return settings.landing_dir / f"applications_{day.isoformat()}.csv"
 
 
 def _first_run(stack: AirflowStack, dag_id: str, timeout: float = 120) -> str:

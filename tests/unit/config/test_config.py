@@ -40,3 +40,21 @@ def test_a_missing_secrets_folder_is_named(tmp_path: Path, monkeypatch: pytest.M
 
     with pytest.raises(ConfigError, match="absent"):
         Settings()
+
+
+def test_specs_and_suites_live_in_the_project_unless_a_folder_is_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DRIFTLOOP_EXPECTATIONS", raising=False)
+    monkeypatch.setenv("DRIFTLOOP_DATASET", "loans")
+    project = tmp_path / "project"
+
+    assert Settings(project_dir=project).suite_path == project / "expectations" / "loans.json"
+
+    monkeypatch.setenv("DRIFTLOOP_EXPECTATIONS", str(tmp_path / "demo" / "expectations"))
+    settings = Settings(project_dir=project)
+    assert settings.dataset_spec_path == tmp_path / "demo" / "expectations" / "loans.yaml"
+    assert settings.suite_path == tmp_path / "demo" / "expectations" / "loans.json"
+
+    monkeypatch.setenv("DRIFTLOOP_EXPECTATIONS", "contracts")
+    assert Settings(project_dir=project).expectations_dir == project / "contracts"
