@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["ingest", "train", "serving", "monitoring", "pipeline", "loop"]
+ALL = ["ingest", "train", "serving", "monitoring", "pipeline", "loop", "corpus"]
 
 
 def main(names: list[str]) -> int:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 from driftloop import __version__
@@ -85,9 +86,26 @@ def airflow_command() -> str:
 
 
 def ensure_airflow_db(settings: Settings) -> None:
-    """Create or upgrade Airflow's metadata database (cheap when it is current)."""
-    airflow_home(settings).mkdir(parents=True, exist_ok=True)
+    """Create or upgrade Airflow's metadata database.
+
+    ``airflow db migrate`` costs about 7 s even when there is nothing to do, and every
+    ``driftloop ingest`` or ``train`` would pay it: after a migration of a SQLite database a
+    marker records the Airflow version and the URL, and while both match and the file exists
+    the migration is skipped. Other databases are always migrated (another process may have
+    dropped and recreated one).
+    """
+    home = airflow_home(settings)
+    home.mkdir(parents=True, exist_ok=True)
+    url = airflow_env(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    marker = home / ".driftloop-migrated"
+    stamp = f"apache-airflow {metadata.version('apache-airflow')}\n{url}\n"
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+    current = marker.exists() and marker.read_text(encoding="utf-8") == stamp
+    if database is not None and database.exists() and current:
+        return
     _run([airflow_command(), "db", "migrate"], settings)
+    if database is not None:
+        marker.write_text(stamp, encoding="utf-8")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,9 @@ class TrainingParams(BaseModel):
     reg_lambda: float = Field(default=1.0, ge=0)
     max_bin: int = Field(default=256, ge=2)
     max_cat_to_onehot: int = Field(
-        default=4, ge=1, description="Categoricals with fewer categories split one-hot"
+        default=64,
+        ge=1,
+        description="Categoricals with fewer categories split one-hot; more are partitioned",
     )
     seed: int = 42
     nthread: int = Field(

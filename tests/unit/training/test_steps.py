@@ -21,7 +21,8 @@ from driftloop.training.steps import (
 )
 from tests.support.seed import publish_days
 
-PARAMS = TrainingParams(num_boost_round=40)
+# A weak first champion, so that a later challenger would beat it.
+PARAMS = TrainingParams(num_boost_round=10, max_depth=1)
 
 
 @pytest.fixture(scope="module")
