@@ -41,6 +41,9 @@ class StackError(DriftloopError):
     """The Airflow stack did not start, or a run did not finish in time."""
 
 
+DATABASE_ERROR_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class CeleryWorker:
     """One Celery worker: its node name and what differs in its environment."""
@@ -179,6 +182,10 @@ class AirflowStack:
     def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         """Call the REST API (``/api/v2``); return the decoded JSON.
 
+        On SQLite every component writes to one file, and a write that waits past SQLite's
+        busy timeout makes the api-server answer 500 "Database error" after rolling the
+        request's transaction back; such a request is sent again, up to three times.
+
         Raises:
             StackError: the api-server answered with an error.
         """
@@ -188,13 +195,18 @@ class AirflowStack:
             data=json.dumps(body).encode() if body is not None else None,
             headers={"Content-Type": "application/json"},
         )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            raise StackError(
-                f"{method} {path} answered {exc.code}: {exc.read().decode(errors='replace')}"
-            ) from exc
+        attempt = 1
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as exc:
+                text = exc.read().decode(errors="replace")
+                locked = exc.code == 500 and "Database error" in text
+                if not locked or attempt == DATABASE_ERROR_ATTEMPTS:
+                    raise StackError(f"{method} {path} answered {exc.code}: {text}") from exc
+            time.sleep(attempt)
+            attempt += 1
 
     def wait_for_dags(self, *dag_ids: str, timeout: float = 180) -> None:
         """Wait until the dag-processor has parsed these DAGs.

@@ -34,3 +34,55 @@ def test_a_worker_names_itself_to_airflow(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert node_hostname() == worker.node()
     assert worker.node().startswith("beta@")
+
+
+def _api_answering(answers: list[tuple[int, bytes]]):
+    """A real HTTP server on a free port answering each request with the next of ``answers``."""
+    import http.server
+    import threading
+
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.path)
+            code, body = answers[min(len(seen), len(answers)) - 1]
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
+@pytest.mark.parametrize(
+    ("answers", "calls", "outcome"),
+    [
+        # SQLite was busy twice, then the run was created
+        ([(500, b'{"detail": {"reason": "Database error"}}')] * 2 + [(200, b'{"ok": 1}')], 3, 1),
+        # busy every time: the third answer is the error
+        ([(500, b'{"detail": {"reason": "Database error"}}')], 3, None),
+        # any other error is not retried
+        ([(409, b'{"detail": "exists"}'), (200, b"{}")], 1, None),
+    ],
+)
+def test_a_database_error_of_the_api_server_is_retried(
+    tmp_path: Path, answers, calls, outcome
+) -> None:
+    server, seen = _api_answering(answers)
+    try:
+        settings = Settings(home=tmp_path / "home", airflow_port=server.server_address[1])
+        stack = AirflowStack(settings)
+        if outcome is None:
+            with pytest.raises(StackError, match=r"POST /dags/d/dagRuns answered (500|409)"):
+                stack.api("POST", "/dags/d/dagRuns", {})
+        else:
+            assert stack.api("POST", "/dags/d/dagRuns", {}) == {"ok": outcome}
+    finally:
+        server.shutdown()
+    assert seen == ["/api/v2/dags/d/dagRuns"] * calls
