@@ -54,7 +54,6 @@ def _init(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _relearn(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.data.published import read_published
     from driftloop.spec import load_spec
     from driftloop.validation.contract import learned_table, relearn_suite, suite_diff
     from driftloop.validation.suites import load_suite, write_suite
@@ -63,13 +62,13 @@ def _relearn(args: argparse.Namespace, settings: Settings) -> int:
     spec = load_spec(settings.dataset_spec_path)
     store = open_store(settings)
     current = load_suite(settings.suite_path)
-    suite, rows, commit = relearn_suite(store, spec, args.ref)
+    suite, frame, commit = relearn_suite(store, spec, args.ref)
     # The provenance line differs on every run: compare the rules, not when they were learned.
     suite["meta"]["driftloop"].pop("learned_from")
     diff = suite_diff(
         current, suite, old_name=str(settings.suite_path), new_name=f"{args.ref}@{commit[:12]}"
     )
-    print(f"re-learned from {rows} rows published at {args.ref}@{commit[:12]}")
+    print(f"re-learned from {len(frame)} rows published at {args.ref}@{commit[:12]}")
     if not diff:
         print("the suite already says this: nothing to change")
         return 0
@@ -78,7 +77,7 @@ def _relearn(args: argparse.Namespace, settings: Settings) -> int:
         print(f"\nnot written: run again with --write to replace {settings.suite_path}")
         return 0
     write_suite(suite, settings.suite_path)
-    print(learned_table(read_published(store, spec, commit), spec, suite))
+    print(learned_table(frame, spec, suite))
     print(f"wrote {settings.suite_path}; commit it with the spec")
     return 0
 

@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from driftloop.versioning.base import VersionStore
 
 
-# --- Loaded models ---
-
-
 @dataclass(frozen=True)
 class ModelHandle:
     """One loaded model version: immutable, so a request keeps a consistent model.

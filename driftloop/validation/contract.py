@@ -66,11 +66,11 @@ def learned_table(sample: pd.DataFrame, spec: DatasetSpec, suite: dict[str, Any]
 
 def relearn_suite(
     store: VersionStore, spec: DatasetSpec, ref: str, *, slack: float = 0.25
-) -> tuple[dict[str, Any], int, str]:
+) -> tuple[dict[str, Any], pd.DataFrame, str]:
     """Learn the baseline suite again from every published batch at ``ref``.
 
     Returns:
-        The new suite, the number of rows it was learned from, and the commit id read.
+        The new suite, the rows it was learned from, and the commit id read.
 
     Raises:
         DataSourceError: the ref holds no published data for the dataset.
@@ -83,7 +83,7 @@ def relearn_suite(
     frame = read_published(store, spec, commit)
     suite = build_suite(frame, spec, slack=slack)
     suite["meta"]["driftloop"]["learned_from"] = f"{ref}@{commit[:12]}"
-    return suite, len(frame), commit
+    return suite, frame, commit
 
 
 def suite_diff(old: dict[str, Any], new: dict[str, Any], *, old_name: str, new_name: str) -> str:
