@@ -16,15 +16,15 @@ from datetime import UTC, datetime, timedelta
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG
 
-from operators.assets import DRIFT_SCORES
-from operators.monitoring import (
+from driftloop_provider.assets import DRIFT_SCORES
+from driftloop_provider.monitoring import (
     ProfileBatchesOperator,
     RetrainGateOperator,
     ScoreDriftOperator,
     SendAlertOperator,
 )
-from operators.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
-from operators.sensors import NewProfileSensor
+from driftloop_provider.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
+from driftloop_provider.sensors import NewProfileSensor
 
 with DAG(
     dag_id="driftloop_drift_monitor",

@@ -14,9 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from operators.assets import PUBLISHED_DATA
-from operators.ingest import PublishBatchOperator, StageBatchOperator, ValidateBatchOperator
-from operators.monitoring import ProfileBatchesOperator
+from driftloop_provider.assets import PUBLISHED_DATA
+from driftloop_provider.ingest import (
+    PublishBatchOperator,
+    StageBatchOperator,
+    ValidateBatchOperator,
+)
+from driftloop_provider.monitoring import ProfileBatchesOperator
 
 with DAG(
     dag_id="driftloop_ingest",

@@ -18,8 +18,8 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
 from driftloop.config.promotion import PROMOTION_MODES
-from operators.assets import CHAMPION_MODEL
-from operators.train import (
+from driftloop_provider.assets import CHAMPION_MODEL
+from driftloop_provider.train import (
     DecidePromotionOperator,
     PackageModelOperator,
     PromoteModelOperator,

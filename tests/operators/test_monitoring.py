@@ -15,8 +15,8 @@ from driftloop.registry import Registry
 from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
-from operators.monitoring import RetrainGateOperator, ScoreDriftOperator, SendAlertOperator
-from operators.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
+from driftloop_provider.monitoring import RetrainGateOperator, ScoreDriftOperator, SendAlertOperator
+from driftloop_provider.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
 from tests.unit.monitoring.conftest import lineage, make_batch
 
 DRIFT = {

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 
-from operators.provider_info import get_provider_info
+from driftloop_provider.provider_info import get_provider_info
 
 
 def test_entry_point_names_the_distribution() -> None:
     (entry,) = [
-        e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("operators.")
+        e
+        for e in entry_points(group="apache_airflow_provider")
+        if e.value.startswith("driftloop_provider.")
     ]
     info = entry.load()()
     assert info["package-name"] == "driftloop"

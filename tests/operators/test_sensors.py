@@ -11,8 +11,8 @@ from driftloop.monitoring.profiles import write_profile
 from driftloop.monitoring.steps import write_checkpoint
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
-from operators.sensors import NewProfileSensor
-from operators.triggers import NewProfileTrigger
+from driftloop_provider.sensors import NewProfileSensor
+from driftloop_provider.triggers import NewProfileTrigger
 
 DATASET = "credit_risk"
 

@@ -14,7 +14,7 @@ from driftloop.exceptions import VersioningError
 from driftloop.monitoring.profiles import write_profile
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
-from operators.triggers import NewProfileTrigger
+from driftloop_provider.triggers import NewProfileTrigger
 
 DATASET = "credit_risk"
 
@@ -52,7 +52,7 @@ def test_serialize_round_trips_exactly() -> None:
 
     classpath, kwargs = trigger.serialize()
 
-    assert classpath == "operators.triggers.NewProfileTrigger"
+    assert classpath == "driftloop_provider.triggers.NewProfileTrigger"
     assert kwargs == {
         "dataset": DATASET,
         "since_iso": "2024-05-01T12:00:00+00:00",
@@ -121,7 +121,7 @@ def test_a_store_error_ends_the_wait_with_an_error_event(
     def broken(*_: object) -> list[object]:
         raise VersioningError("lakeFS answered 503")
 
-    monkeypatch.setattr("operators.triggers.find_new_profiles", broken)
+    monkeypatch.setattr("driftloop_provider.triggers.find_new_profiles", broken)
     trigger = NewProfileTrigger(dataset=DATASET, since_iso=None, poll_seconds=0.01)
 
     async def first_event() -> TriggerEvent:

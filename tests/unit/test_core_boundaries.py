@@ -19,11 +19,16 @@ import driftloop
 PACKAGE_DIR = Path(driftloop.__file__).parent
 LAUNCHER = "driftloop.launcher"
 FOREIGN = ("airflow", "bentoml")
+# The service and the provider sit above the core: it imports neither.
+UPPER = ("bento", "driftloop_provider")
 # Imports that would let the core start processes: only the launcher may.
 PROCESS_MODULES = ("subprocess", "multiprocessing")
 NAMED = [
     (re.compile(r"^(airflow|bentoml)$"), "a command of Airflow or BentoML"),
-    (re.compile(r"^(airflow|bentoml|bento)\.\w"), "a module of Airflow, BentoML or the service"),
+    (
+        re.compile(r"^(airflow|bentoml|bento|driftloop_provider)\.\w"),
+        "a module of Airflow, BentoML, the service or the provider",
+    ),
     (re.compile(r"\bdriftloop_(ingest|train|drift_monitor)\b"), "a DAG id"),
 ]
 
@@ -90,7 +95,7 @@ def offences(path: Path) -> list[str]:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             names += [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             for name in names:
-                if name.split(".")[0] in (*FOREIGN, *PROCESS_MODULES, "bento"):
+                if name.split(".")[0] in (*FOREIGN, *PROCESS_MODULES, *UPPER):
                     found.append(f"{path.name}:{node.lineno} imports {name}")
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             if id(node) in docstrings:
@@ -111,6 +116,7 @@ def test_the_static_check_catches_each_kind_of_offence(tmp_path: Path) -> None:
     bad.write_text(
         "import subprocess\n"
         "from bentoml import Service\n"
+        "from driftloop_provider.ingest import StageBatchOperator\n"
         'SERVICE = "bento.service:DriftloopService"\n'
         'subprocess.run(["airflow", "dags", "trigger", "driftloop_train"])\n'
     )
@@ -118,7 +124,8 @@ def test_the_static_check_catches_each_kind_of_offence(tmp_path: Path) -> None:
     for expected in (
         "imports subprocess",
         "imports bentoml",
-        "a module of Airflow, BentoML or the service",
+        "imports driftloop_provider.ingest",
+        "a module of Airflow, BentoML, the service or the provider",
         "a command of Airflow or BentoML",
         "a DAG id",
     ):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from operators.hooks.lakefs import version_store
+from driftloop_provider.hooks.lakefs import version_store
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -95,7 +95,7 @@ class RetrainOutcomeNotifier(BaseNotifier):
         from driftloop.config import get_settings
         from driftloop.monitoring.alerts import Alert, send_alert
         from driftloop.spec import load_spec
-        from operators.monitoring import retrain_guard
+        from driftloop_provider.monitoring import retrain_guard
 
         settings = get_settings()
         spec = load_spec(settings.dataset_spec_path)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from operators.triggers import (
+from driftloop_provider.triggers import (
     WATCHED_KINDS,
     NewProfileTrigger,
     find_new_profiles,
@@ -111,7 +111,7 @@ class NewProfileSensor(BaseSensorOperator):
         from driftloop.config import get_settings
         from driftloop.monitoring.steps import read_checkpoint
         from driftloop.spec import load_spec
-        from operators.hooks.lakefs import version_store
+        from driftloop_provider.hooks.lakefs import version_store
 
         settings = get_settings()
         dataset = load_spec(settings.dataset_spec_path).name

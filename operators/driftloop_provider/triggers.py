@@ -43,7 +43,7 @@ def find_new_profiles(
     from driftloop.config import get_settings
     from driftloop.monitoring.profiles import list_profiles
     from driftloop.monitoring.steps import ready_at
-    from operators.hooks.lakefs import version_store
+    from driftloop_provider.hooks.lakefs import version_store
 
     settings = get_settings()
     store = version_store(settings, lakefs_conn_id=lakefs_conn_id)
@@ -101,7 +101,7 @@ class NewProfileTrigger(BaseTrigger):
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Return the class path and the keyword arguments that rebuild this trigger."""
         return (
-            "operators.triggers.NewProfileTrigger",
+            "driftloop_provider.triggers.NewProfileTrigger",
             {
                 "dataset": self.dataset,
                 "since_iso": self.since_iso,

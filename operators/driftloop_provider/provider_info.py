@@ -20,28 +20,35 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "driftloop",
                 "python-modules": [
-                    "operators.ingest",
-                    "operators.train",
-                    "operators.monitoring",
+                    "driftloop_provider.ingest",
+                    "driftloop_provider.train",
+                    "driftloop_provider.monitoring",
                 ],
             }
         ],
-        "sensors": [{"integration-name": "driftloop", "python-modules": ["operators.sensors"]}],
-        "triggers": [{"integration-name": "driftloop", "python-modules": ["operators.triggers"]}],
+        "sensors": [
+            {"integration-name": "driftloop", "python-modules": ["driftloop_provider.sensors"]}
+        ],
+        "triggers": [
+            {"integration-name": "driftloop", "python-modules": ["driftloop_provider.triggers"]}
+        ],
         "hooks": [
             {
                 "integration-name": "driftloop",
-                "python-modules": ["operators.hooks.lakefs", "operators.hooks.registry"],
+                "python-modules": [
+                    "driftloop_provider.hooks.lakefs",
+                    "driftloop_provider.hooks.registry",
+                ],
             }
         ],
         "notifications": [
-            "operators.notifiers.DriftloopNotifier",
-            "operators.notifiers.RetrainOutcomeNotifier",
+            "driftloop_provider.notifiers.DriftloopNotifier",
+            "driftloop_provider.notifiers.RetrainOutcomeNotifier",
         ],
         "connection-types": [
             {
                 "connection-type": "lakefs",
-                "hook-class-name": "operators.hooks.lakefs.LakeFSHook",
+                "hook-class-name": "driftloop_provider.hooks.lakefs.LakeFSHook",
                 "hook-name": "lakeFS",
                 "ui-field-behaviour": {
                     "hidden-fields": ["schema", "port", "extra"],
@@ -68,7 +75,7 @@ def get_provider_info() -> dict[str, Any]:
             },
             {
                 "connection-type": "driftloop_registry",
-                "hook-class-name": "operators.hooks.registry.RegistryHook",
+                "hook-class-name": "driftloop_provider.hooks.registry.RegistryHook",
                 "hook-name": "driftloop model registry",
                 "ui-field-behaviour": {
                     "hidden-fields": ["port", "schema", "login", "password", "extra"],

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from operators.hooks.lakefs import version_store
-from operators.hooks.registry import registry_for
+from driftloop_provider.hooks.lakefs import version_store
+from driftloop_provider.hooks.registry import registry_for
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from operators.hooks.lakefs import version_store
-from operators.hooks.registry import RegistryHook, registry_for
-from operators.triggers import parse_instant
+from driftloop_provider.hooks.lakefs import version_store
+from driftloop_provider.hooks.registry import RegistryHook, registry_for
+from driftloop_provider.triggers import parse_instant
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
