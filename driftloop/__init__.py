@@ -15,6 +15,8 @@ _TELEMETRY_OFF = {
     "SCARF_ANALYTICS": "false",
     "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
     "DO_NOT_TRACK": "1",
+    # MLflow reads only "true" here, not DO_NOT_TRACK=1.
+    "MLFLOW_DISABLE_TELEMETRY": "true",
 }
 for _name, _value in _TELEMETRY_OFF.items():
     os.environ.setdefault(_name, _value)

@@ -92,6 +92,9 @@ class Settings(BaseSettings):
         default="models", description="Branch of the data repository holding model artifacts"
     )
     lakefs: LakeFSSettings = Field(default_factory=LakeFSSettings)
+    lakefs_conn_id: str | None = Field(
+        default=None, description="Airflow connection of the lakeFS server (overrides lakefs.*)"
+    )
     airflow_port: int = Field(default=8080, description="Port of the local Airflow api-server")
     registry_url: str | None = None
     registry_conn_id: str | None = Field(

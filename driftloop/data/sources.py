@@ -85,6 +85,10 @@ class Source(Protocol):
         """Describe the source in one line for commit metadata, without secrets."""
         ...
 
+    def datasets(self) -> list[tuple[str, str]]:
+        """What a read takes its rows from, as OpenLineage ``(namespace, name)`` pairs."""
+        ...
+
 
 def read_file(path: str | Path, *, format: str | None = None) -> pd.DataFrame:
     """Read one CSV or Parquet file, its format taken from ``format`` or the suffix.
@@ -364,6 +368,10 @@ class FileSource:
         """Return the path or glob."""
         return self.pattern
 
+    def datasets(self) -> list[tuple[str, str]]:
+        """The matching files, named as OpenLineage names local files (namespace ``file``)."""
+        return [("file", str(path.resolve())) for path in self.paths()]
+
     def paths(self) -> list[Path]:
         """List the files matching the pattern, sorted.
 
@@ -429,6 +437,17 @@ class SqlSource:
         if self.table is not None:
             return f"{_display_url(self.url)} table={self.table}"
         return f"{_display_url(self.url)} query={' '.join(str(self.query).split())}"
+
+    def datasets(self) -> list[tuple[str, str]]:
+        """The table (``<database>.<table>``) or, for a query, the database, under its server.
+
+        Named as OpenLineage names SQL datasets: namespace ``<scheme>://<host>:<port>``.
+        """
+        url = make_url(self.url)
+        namespace = f"{url.get_backend_name()}://{url.host or 'localhost'}"
+        namespace += f":{url.port}" if url.port else ""
+        database = url.database or ""
+        return [(namespace, f"{database}.{self.table}" if self.table else database)]
 
     def read(self, interval: Interval | None = None) -> pd.DataFrame:
         """Read the table's or query's rows, sorted by event time and then by every column.

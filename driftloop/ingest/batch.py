@@ -7,7 +7,7 @@ re-running it writes the same bytes to the same place.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
@@ -73,6 +73,8 @@ class StagedBatch:
     source: str
     interval_start: str | None = None
     interval_end: str | None = None
+    source_datasets: list[tuple[str, str]] = field(default_factory=list)
+    """What the rows were read from, as OpenLineage ``(namespace, name)`` pairs."""
 
     def to_dict(self) -> dict[str, str | int | None]:
         """JSON-safe form, small enough for XCom."""

@@ -122,6 +122,7 @@ def stage_batch(
         source=source.describe(),
         interval_start=metadata.get("interval_start"),
         interval_end=metadata.get("interval_end"),
+        source_datasets=source.datasets(),
     )
 
 

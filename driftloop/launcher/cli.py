@@ -136,6 +136,8 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
             return model_commands.promote(settings, args.version, reason=args.reason)
         case "rollback":
             return model_commands.rollback(settings, reason=args.reason)
+        case "export":
+            return model_commands.export(settings, args.version, out_dir=args.dir)
         case _:
             return model_commands.reproduce(settings, args.version)
 
@@ -375,7 +377,7 @@ def _add_corruption_options(gen: argparse.ArgumentParser) -> None:
 
 
 def _add_models_parser(sub: argparse._SubParsersAction) -> None:
-    """``driftloop models list | show | reproduce | promote | rollback``."""
+    """``driftloop models list | show | reproduce | promote | rollback | export``."""
     models = sub.add_parser("models", help="the model registry")
     models.set_defaults(func=_models)
     msub = models.add_subparsers(dest="models_command", required=True)
@@ -390,6 +392,14 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
     promote.add_argument("--reason", default="manual promotion")
     rollback = msub.add_parser("rollback", help="move champion back to the previous one")
     rollback.add_argument("--reason", default="manual rollback")
+    export = msub.add_parser(
+        "export", help="write a version as a model for another tool (MLflow: needs the extra)"
+    )
+    export.add_argument("version", type=int)
+    export.add_argument(
+        "--format", required=True, choices=["mlflow"], help="mlflow: an MLflow model directory"
+    )
+    export.add_argument("dir", type=Path, help="where to write (new or empty directory)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

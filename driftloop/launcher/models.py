@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from driftloop.config import Settings
@@ -15,11 +16,9 @@ if TYPE_CHECKING:
 
 
 def _registry(settings: Settings) -> Registry:
-    from driftloop.registry import Registry
+    from driftloop.registry import open_registry
 
-    registry = Registry(url=settings.registry_database_url)
-    registry.upgrade()
-    return registry
+    return open_registry(settings.registry_database_url)
 
 
 def _actor() -> str:
@@ -138,3 +137,21 @@ def reproduce(settings: Settings, version: int) -> int:
         file=sys.stderr,
     )
     return 1
+
+
+def export(settings: Settings, version: int, *, out_dir: Path) -> int:
+    """Write ``version`` as an MLflow model directory; print where and how to load it."""
+    from driftloop.spec import load_spec
+    from driftloop.training.export import export_mlflow
+    from driftloop.versioning.factory import open_store
+
+    spec = load_spec(settings.dataset_spec_path)
+    record = _registry(settings).get_version(spec.name, version)
+    written = export_mlflow(open_store(settings), record, spec, out_dir)
+    print(f"wrote {spec.name} version {version} as an MLflow model to {written.path}")
+    print(f"  requirements: {' '.join(written.requirements)}")
+    print("load it with MLflow and score a pandas DataFrame with the feature columns:")
+    print("  import mlflow")
+    print(f"  model = mlflow.pyfunc.load_model({str(written.path)!r})")
+    print(f"  probabilities = model.predict(frame)  # P({spec.target} = {spec.positive_label!r})")
+    return 0

@@ -14,7 +14,7 @@ from driftloop.registry.records import (
     VersionLineage,
     VersionStatus,
 )
-from driftloop.registry.store import Registry
+from driftloop.registry.store import Registry, open_registry
 
 __all__ = [
     "AliasMove",
@@ -24,4 +24,5 @@ __all__ = [
     "Registry",
     "VersionLineage",
     "VersionStatus",
+    "open_registry",
 ]

@@ -111,6 +111,12 @@ class Database:
         except SQLAlchemyError as exc:
             raise self._translate(exc) from exc
 
+    def head(self) -> str | None:
+        """The newest revision the shipped migrations define."""
+        from alembic.script import ScriptDirectory
+
+        return ScriptDirectory.from_config(_alembic_config(None)).get_current_head()
+
     def revision(self) -> str | None:
         """Return the applied schema revision, ``None`` before the first upgrade.
 
@@ -142,7 +148,7 @@ class Database:
         return RegistryError(f"registry database error in {self.masked_url}: {detail}")
 
 
-def _alembic_config(connection: Connection) -> Config:
+def _alembic_config(connection: Connection | None) -> Config:
     config = Config()
     # Config values are interpolated: a literal % in the path must be doubled.
     config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))

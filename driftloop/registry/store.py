@@ -91,6 +91,16 @@ class Registry:
         """
         self._db.upgrade()
 
+    def ensure_schema(self) -> None:
+        """Migrate the schema when it is behind the shipped migrations; one read when it is not.
+
+        Raises:
+            RegistryUnavailable: the database cannot be reached.
+            RegistryError: a migration failed.
+        """
+        if self._db.revision() != self._db.head():
+            self._db.upgrade()
+
     def schema_revision(self) -> str | None:
         """Return the applied schema revision, ``None`` before the first :meth:`upgrade`."""
         return self._db.revision()
@@ -620,3 +630,20 @@ def _record(kind: type[RecordT], row: Base, **fields: object) -> RecordT:
 def _version_record(row: VersionRow, model: str) -> ModelVersion:
     """A version's record: its columns, with the lineage columns nested as its lineage."""
     return _record(ModelVersion, row, model=model, lineage=_record(VersionLineage, row))
+
+
+_CURRENT: set[str] = set()
+
+
+def open_registry(url: str) -> Registry:
+    """The registry at ``url`` with its schema current, checked (and migrated) once per process.
+
+    Raises:
+        RegistryUnavailable: the database cannot be reached.
+        RegistryError: the URL is unsupported, or a migration failed.
+    """
+    registry = Registry(url=url)
+    if url not in _CURRENT:
+        registry.ensure_schema()
+        _CURRENT.add(url)
+    return registry

@@ -115,11 +115,11 @@ def _describe(
         observed=_json_safe(observed),
         message=message,
         rule=(config.meta or {}).get("driftloop", {}).get("rule"),
-        severity=_severity(config),
+        severity=severity_of(config),
     )
 
 
-def _severity(config: Any) -> str:
+def severity_of(config: Any) -> str:
     """The expectation's tier; an expectation without one is critical, as in GX."""
     severity = getattr(config, "severity", None)
     return str(getattr(severity, "value", severity) or CRITICAL)

@@ -25,6 +25,15 @@ class FailedExpectation(BaseModel):
     )
 
 
+class CheckOutcome(BaseModel):
+    """One expectation of the suite and whether the batch met it."""
+
+    expectation: str = Field(description="GX expectation type")
+    column: str | None = None
+    success: bool
+    severity: str
+
+
 class ValidationReport(BaseModel):
     """The outcome of validating one batch, with where its full result and Data Docs are.
 
@@ -37,6 +46,9 @@ class ValidationReport(BaseModel):
     failures: list[FailedExpectation] = Field(description="Failed critical expectations")
     warnings: list[FailedExpectation] = Field(
         default_factory=list, description="Failed warning-tier expectations"
+    )
+    checks: list[CheckOutcome] = Field(
+        default_factory=list, description="Every expectation evaluated, met or not"
     )
     result_path: Path
     docs_path: Path

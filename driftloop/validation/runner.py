@@ -22,8 +22,8 @@ import pandas as pd
 
 from driftloop.exceptions import ConfigError
 from driftloop.spec import DatasetSpec
-from driftloop.validation.messages import describe_failures
-from driftloop.validation.report import ValidationReport
+from driftloop.validation.messages import describe_failures, severity_of
+from driftloop.validation.report import CheckOutcome, ValidationReport
 from driftloop.validation.suites import CRITICAL, SEVERITIES, load_suite
 
 if TYPE_CHECKING:
@@ -105,6 +105,15 @@ def validate_frame(
         statistics=dict(result.statistics),
         failures=critical,
         warnings=[f for f in failed if f.severity != CRITICAL],
+        checks=[
+            CheckOutcome(
+                expectation=r.expectation_config.type,
+                column=r.expectation_config.kwargs.get("column"),
+                success=bool(r.success),
+                severity=severity_of(r.expectation_config),
+            )
+            for r in result.results
+        ],
         result_path=result_path,
         docs_path=docs_path,
         rows=len(df),

@@ -8,41 +8,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from driftloop_provider.hooks.lakefs import version_store
+from driftloop_provider.base import DriftloopBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from driftloop.config import Settings
-    from driftloop.spec import DatasetSpec
 
-
-def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
-    from driftloop.config import get_settings
-    from driftloop.spec import load_spec
-
-    settings = get_settings()
-    return settings, load_spec(settings.dataset_spec_path)
-
-
-class StageBatchOperator(BaseOperator):
+class StageBatchOperator(DriftloopBaseOperator):
     """Extract the data interval's batch (or one file) and commit it to ``ingest-<batch>``.
 
     :param path: read this one file instead of the dataset's source (templated).
-    :param lakefs_conn_id: lakeFS connection, when the lakeFS backend is configured.
     """
 
     template_fields: Sequence[str] = ("path",)
 
-    def __init__(
-        self, *, path: str | None = None, lakefs_conn_id: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, path: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.path = path
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Stage the batch; return its branch, path, commit id and row count."""
@@ -58,11 +42,10 @@ class StageBatchOperator(BaseOperator):
                 "interval or give a file path in the run's conf"
             )
         try:
-            settings, spec = _settings_and_spec()
             batch = stage_batch(
-                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
-                spec,
-                settings=settings,
+                self.store,
+                self.spec,
+                settings=self.settings,
                 interval=interval,
                 path=self.path or None,
                 run_id=context["run_id"],
@@ -74,13 +57,15 @@ class StageBatchOperator(BaseOperator):
         except (DataSourceError, ConfigError) as permanent:
             # A missing, empty or corrupt file will not heal by retrying.
             raise AirflowFailException(str(permanent)) from permanent
+        for namespace, name in batch.source_datasets:
+            self.lineage.read(namespace, name)
         self.log.info(
             "Staged %s rows of %s on %s@%s", batch.rows, batch.source, batch.branch, batch.commit_id
         )
         return batch.to_dict()
 
 
-class ValidateBatchOperator(BaseOperator):
+class ValidateBatchOperator(DriftloopBaseOperator):
     """Validate a staged batch with the dataset's GX suite; fail the run if it breaks any.
 
     On failure the task fails without retrying (the data will not change by retrying), the
@@ -92,20 +77,18 @@ class ValidateBatchOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("batch",)
 
-    def __init__(self, *, batch: Any, lakefs_conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, batch: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Validate; return the validation statistics and report paths."""
         from driftloop.ingest.batch import StagedBatch
         from driftloop.ingest.steps import validate_batch
 
-        settings, spec = _settings_and_spec()
         batch = StagedBatch(**self.batch)
-        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
-        report = validate_batch(store, spec, batch, settings=settings)
+        report = validate_batch(self.store, self.spec, batch, settings=self.settings)
+        self.lineage.validated(self.store.namespace, f"{batch.commit_id}/{batch.path}", report)
         if not report.success:
             context["ti"].xcom_push(
                 key="validation_result",
@@ -131,7 +114,7 @@ class ValidateBatchOperator(BaseOperator):
         }
 
 
-class PublishBatchOperator(BaseOperator):
+class PublishBatchOperator(DriftloopBaseOperator):
     """Merge a validated batch into ``main``, drop its branch, and emit the data Asset event.
 
     :param batch: the staged batch (templated).
@@ -140,36 +123,27 @@ class PublishBatchOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("batch", "validation")
 
-    def __init__(
-        self,
-        *,
-        batch: Any,
-        validation: Any,
-        lakefs_conn_id: str | None = None,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, batch: Any, validation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.batch = batch
         self.validation = validation
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Publish; return main's head commit id."""
         from driftloop.ingest.batch import StagedBatch
         from driftloop.ingest.steps import publish_batch
 
-        settings, _ = _settings_and_spec()
         batch = StagedBatch(**self.batch)
         head = publish_batch(
-            version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
+            self.store,
             batch,
             self.validation["statistics"],
-            settings=settings,
+            settings=self.settings,
             run_id=context["run_id"],
             warnings=self.validation.get("warnings", []),
         )
         event = {"commit_id": head, "path": batch.path, "rows": batch.rows, "batch": batch.key}
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = event
-        self.log.info("Published %s to %s@%s", batch.path, settings.main_branch, head)
+        self.log.info("Published %s to %s@%s", batch.path, self.settings.main_branch, head)
         return event

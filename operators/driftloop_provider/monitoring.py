@@ -11,69 +11,53 @@ Each ``execute()`` calls one function of :mod:`driftloop.monitoring` and returns
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from driftloop_provider.hooks.lakefs import version_store
-from driftloop_provider.hooks.registry import RegistryHook, registry_for
+from driftloop_provider.base import (
+    DriftloopBaseOperator,
+    DriftloopBranchOperator,
+    DriftloopResources,
+)
 from driftloop_provider.triggers import parse_instant
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from driftloop.config import Settings
     from driftloop.monitoring.guards import RetrainGuard
-    from driftloop.spec import DatasetSpec
 
 RUNNING_STATES = ["queued", "running"]
 
 
-def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
-    from driftloop.config import get_settings
-    from driftloop.spec import load_spec
-
-    settings = get_settings()
-    return settings, load_spec(settings.dataset_spec_path)
-
-
-def retrain_guard(settings: Settings, spec: DatasetSpec) -> RetrainGuard:
+def retrain_guard(resources: DriftloopResources) -> RetrainGuard:
     """The retrain guards of the dataset's model, kept in the registry's database."""
     from driftloop.monitoring.guards import RetrainGuard
 
-    if settings.registry_conn_id:
-        url = RegistryHook(settings.registry_conn_id).get_connection(settings.registry_conn_id).host
-    else:
-        url = settings.registry_database_url
-    return RetrainGuard(url=url or "", scope=spec.name, settings=settings.monitoring.guards)
+    return RetrainGuard(
+        url=resources.registry_url,
+        scope=resources.spec.name,
+        settings=resources.settings.monitoring.guards,
+    )
 
 
-class ProfileBatchesOperator(BaseOperator):
+class ProfileBatchesOperator(DriftloopBaseOperator):
     """Profile every batch published on ``main`` that has no batch profile yet.
 
     Catches up on its own, so it fits after ``publish`` in the ingest DAG or first in
     the monitor DAG. Returns ``{"profiled": [batch keys], "rows": n}``.
     """
 
-    def __init__(self, *, lakefs_conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.lakefs_conn_id = lakefs_conn_id
-
     def execute(self, context: Context) -> dict[str, Any]:
         """Profile the missing batches; return their keys and row count."""
         from driftloop.monitoring.steps import profile_new_batches
 
-        settings, spec = _settings_and_spec()
-        written = profile_new_batches(
-            version_store(settings, lakefs_conn_id=self.lakefs_conn_id), spec, settings
-        )
-        self.log.info("Profiled %s batches of %s", len(written), spec.name)
+        written = profile_new_batches(self.store, self.spec, self.settings)
+        self.log.info("Profiled %s batches of %s", len(written), self.spec.name)
         return {"profiled": [p.key for p in written], "rows": sum(p.rows for p in written)}
 
 
-class ScoreDriftOperator(BaseOperator):
+class ScoreDriftOperator(DriftloopBaseOperator):
     """Score the champion's window against its reference when something new arrived.
 
     The window is what the champion was not trained on: the batches published after its
@@ -94,12 +78,9 @@ class ScoreDriftOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("since",)
 
-    def __init__(
-        self, *, since: str | None = None, lakefs_conn_id: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, since: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.since = since
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check drift; return the summary."""
@@ -110,14 +91,9 @@ class ScoreDriftOperator(BaseOperator):
             since = parse_instant(self.since) if self.since else None
         except ValueError as bad:
             raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
-        settings, spec = _settings_and_spec()
         try:
             result = run_drift_check(
-                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
-                registry_for(settings),
-                spec,
-                settings,
-                since=since,
+                self.store, self.registry, self.spec, self.settings, since=since
             )
         except DriftCheckSkipped as skipped:
             raise AirflowSkipException(str(skipped)) from skipped
@@ -132,7 +108,7 @@ class ScoreDriftOperator(BaseOperator):
         return summary
 
 
-class RetrainGateOperator(BaseBranchOperator):
+class RetrainGateOperator(DriftloopBranchOperator):
     """Ask the retrain guards whether drift may trigger a retrain; pick the next tasks.
 
     No drift: no downstream task runs. Drift: ``alert_task_id`` (if given) always runs,
@@ -171,37 +147,34 @@ class RetrainGateOperator(BaseBranchOperator):
 
     def choose_branch(self, context: Context) -> str | list[str]:
         """Decide; return the tasks to follow."""
+        from driftloop.monitoring.retrain import gate_retrain
+
         drift = self.drift or {}
         if not drift.get("drifted"):
             self.log.info("No drift, no retrain: %s", drift.get("reason"))
             return []
-        settings, spec = _settings_and_spec()
         ti = context["ti"]
         running = bool(self.train_dag_id) and (
             ti.get_dr_count(dag_id=self.train_dag_id, states=RUNNING_STATES) > 0
         )
-        decision = retrain_guard(settings, spec).admit(
-            datetime.now(UTC), drift["signature"], running, key=context["run_id"]
+        gate = gate_retrain(
+            retrain_guard(self),
+            drift,
+            dataset=self.spec.name,
+            train_running=running,
+            key=context["run_id"],
+            triggered_by=f"{ti.dag_id}/{context['run_id']}",
         )
-        conf = {
-            "reason": drift["reason"],
-            "drifted_features": drift["drifted_features"],
-            "report": drift.get("report_html"),
-            "report_json": drift.get("report_json"),
-            "signature": drift["signature"],
-            "triggered_by": f"{ti.dag_id}/{context['run_id']}",
-        }
-        ti.xcom_push(key="decision", value=decision.model_dump())
-        ti.xcom_push(key="retrain_conf", value=conf)
-        ti.xcom_push(key="alert", value=_drift_alert(spec.name, drift, decision.model_dump()))
-        self.log.info(
-            "Retrain %s: %s", "allowed" if decision.allowed else "withheld", decision.reason
-        )
-        follow = [self.retrain_task_id] if decision.allowed else []
+        ti.xcom_push(key="decision", value=gate.decision.model_dump())
+        ti.xcom_push(key="retrain_conf", value=gate.conf)
+        ti.xcom_push(key="alert", value=gate.alert.model_dump(mode="json"))
+        allowed = gate.decision.allowed
+        self.log.info("Retrain %s: %s", "allowed" if allowed else "withheld", gate.decision.reason)
+        follow = [self.retrain_task_id] if allowed else []
         return follow + ([self.alert_task_id] if self.alert_task_id else [])
 
 
-class SendAlertOperator(BaseOperator):
+class SendAlertOperator(DriftloopBaseOperator):
     """Log an alert and POST it to the configured webhook (``monitoring.alerts``).
 
     :param alert: the alert, e.g. the ``alert`` XCom of :class:`RetrainGateOperator`
@@ -220,27 +193,9 @@ class SendAlertOperator(BaseOperator):
 
         from driftloop.monitoring.alerts import Alert, send_alert
 
-        settings, _ = _settings_and_spec()
         try:
             alert = Alert.model_validate(self.alert)
         except ValidationError as bad:
             raise AirflowFailException(f"not an alert: {bad}") from bad
-        delivered = send_alert(alert, settings.monitoring.alerts)
+        delivered = send_alert(alert, self.settings.monitoring.alerts)
         return {"event": alert.event, "delivered": delivered}
-
-
-def _drift_alert(dataset: str, drift: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-    event = "retrain_triggered" if decision["allowed"] else "retrain_withheld"
-    verdict = "retrain triggered" if decision["allowed"] else "retrain withheld"
-    return {
-        "event": event,
-        "title": f"Drift in {dataset}: {verdict}",
-        "message": f"{drift['reason']}. {decision['reason']}.",
-        "dataset": dataset,
-        "details": {
-            "drifted_features": drift["drifted_features"],
-            "signature": drift["signature"],
-            "report": drift.get("report_html"),
-            "allowed": decision["allowed"],
-        },
-    }

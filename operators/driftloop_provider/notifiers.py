@@ -93,46 +93,26 @@ class RetrainOutcomeNotifier(BaseNotifier):
             RegistryError: the guard state could not be updated.
         """
         from driftloop.config import get_settings
-        from driftloop.monitoring.alerts import Alert, send_alert
+        from driftloop.monitoring.guards import RetrainGuard
+        from driftloop.monitoring.retrain import settle_retrain
         from driftloop.spec import load_spec
-        from driftloop_provider.monitoring import retrain_guard
+        from driftloop_provider.hooks.registry import registry_url
 
         settings = get_settings()
         spec = load_spec(settings.dataset_spec_path)
-        details = _run_details(context)
-        outcome = retrain_guard(settings, spec).record_outcome(
-            self.success, key=f"{details['dag_id']}/{details['run_id']}"
+        guard = RetrainGuard(
+            url=registry_url(settings), scope=spec.name, settings=settings.monitoring.guards
         )
-        details |= {"consecutive_failures": outcome.consecutive_failures}
-        alerts = [
-            Alert(
-                event="retrain_succeeded" if self.success else "retrain_failed",
-                title=f"Retrain of {spec.name} {'succeeded' if self.success else 'failed'}",
-                message=(
-                    "the drift-triggered retrain finished"
-                    if self.success
-                    else f"the drift-triggered retrain failed "
-                    f"({outcome.consecutive_failures} in a row): {context.get('exception')}"
-                ),
-                dataset=spec.name,
-                details=details,
-            )
-        ]
-        if outcome.tripped:
-            alerts.append(
-                Alert(
-                    event="breaker_tripped",
-                    title=f"Retraining of {spec.name} stopped: circuit breaker open",
-                    message=(
-                        f"{outcome.consecutive_failures} drift-triggered retrains failed in a "
-                        "row; no retrain is triggered until one succeeds or the breaker is reset"
-                    ),
-                    dataset=spec.name,
-                    details=details,
-                )
-            )
-        for alert in alerts:
-            send_alert(alert, settings.monitoring.alerts)
+        details = _run_details(context)
+        settle_retrain(
+            guard,
+            settings.monitoring.alerts,
+            success=self.success,
+            dataset=spec.name,
+            key=f"{details['dag_id']}/{details['run_id']}",
+            details=details,
+            error=context.get("exception"),
+        )
 
 
 def _run_details(context: Context) -> dict[str, Any]:

@@ -1,89 +1,46 @@
-"""Provider metadata for Airflow's ``apache_airflow_provider`` entry point."""
+"""Provider metadata for Airflow's ``apache_airflow_provider`` entry point.
+
+The connection types come from the hooks themselves
+(:meth:`~driftloop_provider.hooks.DriftloopHook.connection_type_info`), so the form Airflow
+shows and the hook that reads the connection are written once.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+INTEGRATION = "driftloop"
+MODULES = {
+    "operators": [
+        "driftloop_provider.ingest",
+        "driftloop_provider.train",
+        "driftloop_provider.monitoring",
+    ],
+    "sensors": ["driftloop_provider.sensors"],
+    "triggers": ["driftloop_provider.triggers"],
+    "hooks": ["driftloop_provider.hooks.lakefs", "driftloop_provider.hooks.registry"],
+}
+
 
 def get_provider_info() -> dict[str, Any]:
-    """Describe the driftloop provider: its hooks and connection types, declared as data."""
+    """Describe the driftloop provider: its modules, notifiers and connection types."""
+    from driftloop_provider.hooks.lakefs import LakeFSHook
+    from driftloop_provider.hooks.registry import RegistryHook
+
     return {
         "package-name": "driftloop",
         "name": "driftloop",
         "description": "driftloop's Airflow 3 provider: lakeFS and registry hooks, "
-        "ingest, validation and publishing operators.",
+        "ingest, training and monitoring operators, sensors and triggers.",
         "versions": ["0.1.0"],
-        "integrations": [
-            {"integration-name": "driftloop", "tags": ["software"]},
-        ],
-        "operators": [
-            {
-                "integration-name": "driftloop",
-                "python-modules": [
-                    "driftloop_provider.ingest",
-                    "driftloop_provider.train",
-                    "driftloop_provider.monitoring",
-                ],
-            }
-        ],
-        "sensors": [
-            {"integration-name": "driftloop", "python-modules": ["driftloop_provider.sensors"]}
-        ],
-        "triggers": [
-            {"integration-name": "driftloop", "python-modules": ["driftloop_provider.triggers"]}
-        ],
-        "hooks": [
-            {
-                "integration-name": "driftloop",
-                "python-modules": [
-                    "driftloop_provider.hooks.lakefs",
-                    "driftloop_provider.hooks.registry",
-                ],
-            }
-        ],
+        "integrations": [{"integration-name": INTEGRATION, "tags": ["software"]}],
+        **{
+            kind: [{"integration-name": INTEGRATION, "python-modules": modules}]
+            for kind, modules in MODULES.items()
+        },
         "notifications": [
             "driftloop_provider.notifiers.DriftloopNotifier",
             "driftloop_provider.notifiers.RetrainOutcomeNotifier",
         ],
-        "connection-types": [
-            {
-                "connection-type": "lakefs",
-                "hook-class-name": "driftloop_provider.hooks.lakefs.LakeFSHook",
-                "hook-name": "lakeFS",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["schema", "port", "extra"],
-                    "relabeling": {
-                        "host": "lakeFS endpoint",
-                        "login": "Access key ID",
-                        "password": "Secret access key",
-                    },
-                    "placeholders": {
-                        "host": "http://lakefs:8000",
-                        "login": "AKIAIOSFODNN7EXAMPLE",
-                    },
-                },
-                "conn-fields": {
-                    "repository": {
-                        "label": "Repository",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                    "storage_namespace": {
-                        "label": "Storage namespace (for a new repository)",
-                        "schema": {"type": ["string", "null"]},
-                    },
-                },
-            },
-            {
-                "connection-type": "driftloop_registry",
-                "hook-class-name": "driftloop_provider.hooks.registry.RegistryHook",
-                "hook-name": "driftloop model registry",
-                "ui-field-behaviour": {
-                    "hidden-fields": ["port", "schema", "login", "password", "extra"],
-                    "relabeling": {"host": "SQLAlchemy URL"},
-                    "placeholders": {
-                        "host": "postgresql+psycopg2://driftloop:***@postgres:5432/registry"
-                    },
-                },
-            },
-        ],
+        "connection-types": [hook.connection_type_info() for hook in (LakeFSHook, RegistryHook)],
     }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
+from driftloop_provider.base import DriftloopResources
 from driftloop_provider.triggers import (
     WATCHED_KINDS,
     NewProfileTrigger,
@@ -21,19 +22,19 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class NewProfileSensor(BaseSensorOperator):
+class NewProfileSensor(DriftloopResources, BaseSensorOperator):
     """Wait until a batch or serving profile newer than the last drift check may be judged.
 
     "Newer" means recorded after ``since`` when it is given, else after the drift
     checkpoint (``monitoring/<dataset>/checkpoint.json`` on the monitoring branch, which
-    :class:`~operators.monitoring.ScoreDriftOperator` moves forward), else any profile.
+    :class:`~driftloop_provider.monitoring.ScoreDriftOperator` moves forward), else any profile.
     The checkpoint is read when the task runs, never while the DAG is parsed. A batch
     profile counts at once, a serving profile once ``monitoring.settle_seconds`` old.
     The sensor only wakes the check: what is judged is the champion's whole window
     (:mod:`driftloop.monitoring.steps`), not just the new profiles.
 
     Deferrable by default: it looks once, then hands the wait to
-    :class:`~operators.triggers.NewProfileTrigger` in the triggerer, polling every
+    :class:`~driftloop_provider.triggers.NewProfileTrigger` in the triggerer, polling every
     ``poke_interval`` seconds until ``timeout``. With ``deferrable=False`` it pokes in
     ``poke`` or ``reschedule`` mode like any sensor.
 
@@ -42,7 +43,8 @@ class NewProfileSensor(BaseSensorOperator):
     :param since: ISO timestamp overriding the checkpoint (templated).
     :param kind: ``batch`` or ``serving`` to wait for one kind; ``None`` waits for either.
     :param deferrable: wait in the triggerer instead of a worker.
-    :param lakefs_conn_id: the lakeFS connection, when the lakeFS backend is configured.
+
+    Takes the connection parameters of :class:`~driftloop_provider.base.DriftloopResources`.
     """
 
     template_fields: Sequence[str] = ("since",)
@@ -53,7 +55,6 @@ class NewProfileSensor(BaseSensorOperator):
         since: str | None = None,
         kind: str | None = None,
         deferrable: bool = True,
-        lakefs_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -62,7 +63,6 @@ class NewProfileSensor(BaseSensorOperator):
         self.since = since
         self.kind = kind
         self.deferrable = deferrable
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> Any:
         """Return at once if new profiles exist; otherwise defer (or poke when not deferrable)."""
@@ -108,17 +108,12 @@ class NewProfileSensor(BaseSensorOperator):
         return event
 
     def _dataset_and_since(self) -> tuple[str, datetime | None]:
-        from driftloop.config import get_settings
         from driftloop.monitoring.steps import read_checkpoint
-        from driftloop.spec import load_spec
-        from driftloop_provider.hooks.lakefs import version_store
 
-        settings = get_settings()
-        dataset = load_spec(settings.dataset_spec_path).name
+        dataset = self.spec.name
         if self.since:
             try:
                 return dataset, parse_instant(self.since)
             except ValueError as bad:
                 raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
-        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
-        return dataset, read_checkpoint(store, dataset, ref=settings.monitoring.branch)
+        return dataset, read_checkpoint(self.store, dataset, ref=self.settings.monitoring.branch)

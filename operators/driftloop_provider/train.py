@@ -9,30 +9,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseBranchOperator, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from driftloop_provider.hooks.lakefs import version_store
-from driftloop_provider.hooks.registry import registry_for
+from driftloop_provider.base import DriftloopBaseOperator, DriftloopBranchOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from driftloop.config import Settings
-    from driftloop.spec import DatasetSpec
-
 ACTOR = "airflow:driftloop_train"
 
 
-def _settings_and_spec() -> tuple[Settings, DatasetSpec]:
-    from driftloop.config import get_settings
-    from driftloop.spec import load_spec
-
-    settings = get_settings()
-    return settings, load_spec(settings.dataset_spec_path)
-
-
-class ResolveDataRefOperator(BaseOperator):
+class ResolveDataRefOperator(DriftloopBaseOperator):
     """Pin the data: resolve a ref (branch, tag or commit) to one commit id for the whole run.
 
     :param data_ref: the ref to resolve (templated).
@@ -40,28 +27,23 @@ class ResolveDataRefOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("data_ref",)
 
-    def __init__(
-        self, *, data_ref: str = "main", lakefs_conn_id: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, data_ref: str = "main", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.data_ref = data_ref
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, str]:
         """Return ``{"data_ref": ..., "data_commit": ...}``."""
         from driftloop.exceptions import RefNotFound
 
-        settings, _ = _settings_and_spec()
-        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
         try:
-            commit = store.resolve(self.data_ref)
+            commit = self.store.resolve(self.data_ref)
         except RefNotFound as missing:
             raise AirflowFailException(f"data ref {self.data_ref!r} does not exist") from missing
         self.log.info("Training data pinned: %s -> %s", self.data_ref, commit)
         return {"data_ref": self.data_ref, "data_commit": commit}
 
 
-class TrainModelOperator(BaseOperator):
+class TrainModelOperator(DriftloopBaseOperator):
     """Train on the pinned commit; score challenger and champion on the same holdout rows.
 
     :param data: output of :class:`ResolveDataRefOperator` (templated).
@@ -75,13 +57,11 @@ class TrainModelOperator(BaseOperator):
         *,
         data: Any,
         overrides: dict[str, Any] | None = None,
-        lakefs_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data = data
         self.overrides = overrides or {}
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the candidate: metrics, champion metrics, artifact location and checksum."""
@@ -91,7 +71,6 @@ class TrainModelOperator(BaseOperator):
         from driftloop.training import TrainingParams
         from driftloop.training.steps import train_candidate
 
-        settings, spec = _settings_and_spec()
         try:
             params = TrainingParams(
                 **{k: v for k, v in self.overrides.items() if v not in (None, "")}
@@ -100,10 +79,10 @@ class TrainModelOperator(BaseOperator):
             raise AirflowFailException(f"invalid training parameters: {bad}") from bad
         try:
             candidate = train_candidate(
-                version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
-                registry_for(settings),
-                spec,
-                settings=settings,
+                self.store,
+                self.registry,
+                self.spec,
+                settings=self.settings,
                 data_ref=self.data["data_ref"],
                 data_commit=self.data["data_commit"],
                 run_key=context["run_id"],
@@ -117,7 +96,7 @@ class TrainModelOperator(BaseOperator):
         return candidate.model_dump()
 
 
-class RegisterModelOperator(BaseOperator):
+class RegisterModelOperator(DriftloopBaseOperator):
     """Register the candidate as the next version, with its lineage (idempotent per run).
 
     :param candidate: output of :class:`TrainModelOperator` (templated).
@@ -125,29 +104,28 @@ class RegisterModelOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("candidate",)
 
-    def __init__(self, *, candidate: Any, lakefs_conn_id: str | None = None, **kwargs: Any):
+    def __init__(self, *, candidate: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.candidate = candidate
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return ``{"model": ..., "version": ...}``."""
         from driftloop.training.steps import Candidate, register_candidate
 
-        settings, spec = _settings_and_spec()
         version = register_candidate(
-            registry_for(settings),
-            version_store(settings, lakefs_conn_id=self.lakefs_conn_id),
-            spec,
+            self.registry,
+            self.store,
+            self.spec,
             Candidate(**self.candidate),
-            settings=settings,
+            settings=self.settings,
             created_by=ACTOR,
         )
+        self.lineage.model_version(self.registry_url, version.model, version.version)
         self.log.info("Registered %s version %s", version.model, version.version)
         return {"model": version.model, "version": version.version}
 
 
-class DecidePromotionOperator(BaseBranchOperator):
+class DecidePromotionOperator(DriftloopBranchOperator):
     """Apply the promotion policy and mode, record the decision, and pick the next task.
 
     Follows ``promote_task_id`` when the policy promotes in ``auto`` mode,
@@ -186,14 +164,12 @@ class DecidePromotionOperator(BaseBranchOperator):
             raise AirflowFailException(
                 f"promotion mode {self.mode!r} is not one of {', '.join(PROMOTION_MODES)}"
             )
-        settings, _ = _settings_and_spec()
-        registry = registry_for(settings)
-        version = registry.get_version(self.registered["model"], self.registered["version"])
+        version = self.registry.get_version(self.registered["model"], self.registered["version"])
         decision = decide_promotion(
-            registry,
+            self.registry,
             version,
             Candidate(**self.candidate),
-            policy=settings.promotion,
+            policy=self.settings.promotion,
             mode=self.mode,  # type: ignore[arg-type]
             actor=ACTOR,
         )
@@ -211,7 +187,7 @@ class DecidePromotionOperator(BaseBranchOperator):
         return self.approval_task_id if self.mode == "require_approval" else self.promote_task_id
 
 
-class PromoteModelOperator(BaseOperator):
+class PromoteModelOperator(DriftloopBaseOperator):
     """Move ``champion`` to the registered version in one audited transaction.
 
     :param registered: output of :class:`RegisterModelOperator` (templated).
@@ -231,17 +207,16 @@ class PromoteModelOperator(BaseOperator):
 
         if not (self.decision or {}).get("promote"):
             raise AirflowSkipException(f"not promoting: {(self.decision or {}).get('reason')}")
-        settings, _ = _settings_and_spec()
-        registry = registry_for(settings)
-        version = registry.get_version(self.registered["model"], self.registered["version"])
+        version = self.registry.get_version(self.registered["model"], self.registered["version"])
         previous = promote_version(
-            registry,
+            self.registry,
             version,
             reason=self.decision["reason"],
             evidence={"decision": self.decision, "airflow_run_id": context["run_id"]},
             actor=ACTOR,
             run_key=context["run_id"],
         )
+        self.lineage.model_version(self.registry_url, version.model, version.version)
         self.log.info("champion: %s -> %s", previous, version.version)
         result = {"model": version.model, "champion": version.version, "previous": previous}
         for outlet in self.outlets:
@@ -249,7 +224,7 @@ class PromoteModelOperator(BaseOperator):
         return result
 
 
-class PackageModelOperator(BaseOperator):
+class PackageModelOperator(DriftloopBaseOperator):
     """Build the Bento of a promoted version and commit its archive beside the model.
 
     The model comes from the store, its checksum checked; any machine can import the archive.
@@ -259,23 +234,16 @@ class PackageModelOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("registered",)
 
-    def __init__(
-        self, *, registered: Any, lakefs_conn_id: str | None = None, **kwargs: Any
-    ) -> None:
+    def __init__(self, *, registered: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registered = registered
-        self.lakefs_conn_id = lakefs_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the Bento tag and where its archive is in the store."""
         from bento.packaging import package_version
 
-        settings, _ = _settings_and_spec()
-        version = registry_for(settings).get_version(
-            self.registered["model"], self.registered["version"]
-        )
-        store = version_store(settings, lakefs_conn_id=self.lakefs_conn_id)
-        tag, archive = package_version(settings, version, store)
+        version = self.registry.get_version(self.registered["model"], self.registered["version"])
+        tag, archive = package_version(self.settings, version, self.store)
         self.log.info("Built Bento %s for version %s; archive %s", tag, version.version, archive)
         return {
             "bento": tag,

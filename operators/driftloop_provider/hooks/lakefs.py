@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseHook
+from driftloop_provider.hooks import DriftloopHook
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from driftloop.versioning.lakefs import LakeFSVersionStore
 
 
-class LakeFSHook(BaseHook):
-    """Builds a lakeFS-backed version store from an Airflow connection of type ``lakefs``.
+class LakeFSHook(DriftloopHook):
+    """A lakeFS repository from an Airflow connection of type ``lakefs``.
 
     Connection fields: host = endpoint, login = access key id, password = secret access key;
     extras ``repository`` and ``storage_namespace`` (both optional).
@@ -24,53 +24,88 @@ class LakeFSHook(BaseHook):
     default_conn_name = "lakefs_default"
     conn_type = "lakefs"
     hook_name = "lakeFS"
+    connection_form: ClassVar[dict[str, Any]] = {
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "extra"],
+            "relabeling": {
+                "host": "lakeFS endpoint",
+                "login": "Access key ID",
+                "password": "Secret access key",
+            },
+            "placeholders": {"host": "http://lakefs:8000", "login": "AKIAIOSFODNN7EXAMPLE"},
+        },
+        "conn-fields": {
+            "repository": {"label": "Repository", "schema": {"type": ["string", "null"]}},
+            "storage_namespace": {
+                "label": "Storage namespace (for a new repository)",
+                "schema": {"type": ["string", "null"]},
+            },
+        },
+    }
 
-    def __init__(self, lakefs_conn_id: str = default_conn_name, *, repository: str | None = None):
+    def __init__(
+        self, lakefs_conn_id: str = default_conn_name, *, repository: str | None = None
+    ) -> None:
         super().__init__()
         self.lakefs_conn_id = lakefs_conn_id
         self._repository = repository
 
+    def get_conn(self) -> LakeFSVersionStore:
+        """The connection's repository as a driftloop version store (built once per hook)."""
+        return self._store
+
     @cached_property
-    def store(self) -> LakeFSVersionStore:
-        """The version store, built on first use."""
+    def _store(self) -> LakeFSVersionStore:
         from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client
 
         conn = self.get_connection(self.lakefs_conn_id)
         extras = conn.extra_dejson
-        endpoint = conn.host if "://" in (conn.host or "") else f"http://{conn.host}"
-        if conn.port:
-            endpoint = f"{endpoint}:{conn.port}"
-        client = lakefs_client(endpoint, conn.login or "", conn.password or "")
+        client = lakefs_client(self.endpoint, conn.login or "", conn.password or "")
         return LakeFSVersionStore(
             client=client,
             repository=self._repository or extras.get("repository") or "driftloop",
             storage_namespace=extras.get("storage_namespace"),
         )
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the generic connection form for lakeFS."""
-        return {
-            "hidden_fields": ["schema", "port", "extra"],
-            "relabeling": {
-                "host": "lakeFS endpoint",
-                "login": "Access key ID",
-                "password": "Secret access key",
-            },
-        }
+    @cached_property
+    def endpoint(self) -> str:
+        """The server's URL, from the connection's host and port."""
+        conn = self.get_connection(self.lakefs_conn_id)
+        endpoint = conn.host if "://" in (conn.host or "") else f"http://{conn.host}"
+        return f"{endpoint}:{conn.port}" if conn.port else endpoint
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Log in with the access key and look the repository up (the UI's Test button)."""
+        from driftloop.exceptions import DriftloopError, RepositoryNotFound
+
+        try:
+            store = self.get_conn()
+            branches = store.list_branches()
+        except RepositoryNotFound:
+            return True, (
+                f"lakeFS at {self.endpoint} accepted the access key; repository "
+                f"{store.repository!r} does not exist yet (the first ingest creates it)"
+            )
+        except DriftloopError as failed:
+            return False, f"lakeFS at {self.endpoint}: {failed}"
+        return True, (
+            f"lakeFS at {self.endpoint} accepted the access key; repository "
+            f"{store.repository!r} has {len(branches)} branches"
+        )
 
 
 def version_store(settings: Settings, *, lakefs_conn_id: str | None = None) -> VersionStore:
     """The task's version store, chosen by configuration alone.
 
     With ``versioning_backend: lakefs`` the store comes from a lakeFS connection when one is
-    named, or when the settings hold no lakeFS endpoint (then ``lakefs_default``); otherwise
-    from the settings (``DRIFTLOOP_LAKEFS__*``), as the service and the CLI read them.
-    Without lakeFS it is the embedded ``local`` store.
+    named (here or as ``lakefs_conn_id`` in the settings), or when the settings hold no lakeFS
+    endpoint (then ``lakefs_default``); otherwise from the settings (``DRIFTLOOP_LAKEFS__*``),
+    as the service and the CLI read them. Without lakeFS it is the embedded ``local`` store.
     """
-    if settings.versioning_backend == "lakefs" and (lakefs_conn_id or not settings.lakefs.endpoint):
-        conn_id = lakefs_conn_id or LakeFSHook.default_conn_name
-        return LakeFSHook(conn_id, repository=settings.repository).store
+    conn_id = lakefs_conn_id or settings.lakefs_conn_id
+    if settings.versioning_backend == "lakefs" and (conn_id or not settings.lakefs.endpoint):
+        hook = LakeFSHook(conn_id or LakeFSHook.default_conn_name, repository=settings.repository)
+        return hook.get_conn()
     from driftloop.versioning.factory import open_store
 
     return open_store(settings)

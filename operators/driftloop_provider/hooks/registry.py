@@ -3,55 +3,89 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseHook
+from driftloop_provider.hooks import DriftloopHook
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
     from driftloop.registry import Registry
 
+DEFAULT_DRIVER = "postgresql+psycopg2"
 
-class RegistryHook(BaseHook):
-    """Builds the model registry from a ``driftloop_registry`` connection.
 
-    The connection's host field holds the full SQLAlchemy URL, so any database SQLAlchemy
-    speaks works without driftloop knowing its URL format.
+class RegistryHook(DriftloopHook):
+    """The model registry from a ``driftloop_registry`` connection.
+
+    The database is given by the usual fields (host, port, database in ``schema``, login and
+    password, which Airflow masks) and the SQLAlchemy ``driver`` extra (default
+    ``postgresql+psycopg2``). A host holding a whole SQLAlchemy URL (``sqlite:///...``) is
+    taken as it is.
     """
 
     conn_name_attr = "registry_conn_id"
     default_conn_name = "driftloop_registry"
     conn_type = "driftloop_registry"
     hook_name = "driftloop model registry"
+    connection_form: ClassVar[dict[str, Any]] = {
+        "ui-field-behaviour": {
+            "hidden-fields": ["extra"],
+            "relabeling": {"host": "Host (or a whole SQLAlchemy URL)", "schema": "Database"},
+            "placeholders": {"host": "postgres", "port": "5432", "schema": "registry"},
+        },
+        "conn-fields": {
+            "driver": {
+                "label": "SQLAlchemy driver",
+                "schema": {"type": ["string", "null"], "default": DEFAULT_DRIVER},
+            },
+        },
+    }
 
     def __init__(self, registry_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.registry_conn_id = registry_conn_id
 
     @cached_property
-    def registry(self) -> Registry:
-        """The registry, with its schema migrated to the current revision."""
+    def url(self) -> str:
+        """The database's SQLAlchemy URL, built from the connection's fields."""
+        from sqlalchemy import URL
+
+        conn = self.get_connection(self.registry_conn_id)
+        if "://" in (conn.host or ""):
+            return conn.host
+        return URL.create(
+            conn.extra_dejson.get("driver") or DEFAULT_DRIVER,
+            username=conn.login or None,
+            password=conn.password or None,
+            host=conn.host or None,
+            port=conn.port or None,
+            database=conn.schema or None,
+        ).render_as_string(hide_password=False)
+
+    def get_conn(self) -> Registry:
+        """The registry, its schema migrated once per process when behind."""
+        from driftloop.registry import open_registry
+
+        return open_registry(self.url)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Reach the database and report its schema revision (the UI's Test button)."""
+        from driftloop.exceptions import DriftloopError
         from driftloop.registry import Registry
 
-        registry = Registry(url=self.get_connection(self.registry_conn_id).host or "")
-        registry.upgrade()
-        return registry
+        registry = Registry(url=self.url)
+        try:
+            revision = registry.schema_revision()
+        except DriftloopError as failed:
+            return False, str(failed)
+        finally:
+            registry.close()
+        if revision is None:
+            return True, f"reached {registry.url}; no registry schema yet (tasks create it)"
+        return True, f"reached {registry.url}; registry schema at revision {revision}"
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Only the URL matters."""
-        return {
-            "hidden_fields": ["port", "schema", "login", "password", "extra"],
-            "relabeling": {"host": "SQLAlchemy URL"},
-        }
 
-
-def registry_for(settings: Settings) -> Registry:
-    """The task's registry: from the named connection when configured, else the settings' URL."""
-    if settings.registry_conn_id:
-        return RegistryHook(settings.registry_conn_id).registry
-    from driftloop.registry import Registry
-
-    registry = Registry(url=settings.registry_database_url)
-    registry.upgrade()
-    return registry
+def registry_url(settings: Settings, *, registry_conn_id: str | None = None) -> str:
+    """The registry's URL: from the named connection (here or in the settings), else settings."""
+    conn_id = registry_conn_id or settings.registry_conn_id
+    return RegistryHook(conn_id).url if conn_id else settings.registry_database_url
