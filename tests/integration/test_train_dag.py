@@ -12,7 +12,7 @@ import pytest
 from driftloop.config import Settings
 from driftloop.launcher.airflow import airflow_env, ensure_airflow_db, run_dag_once
 from driftloop.registry import Registry
-from tests.support.seed import publish_days
+from driftloop_provider.testing import publish_synthetic_days
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,7 @@ FAST = {"num_boost_round": 60}
 @pytest.fixture(scope="module")
 def project(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(home=tmp_path_factory.mktemp("train") / "home", project_dir=repo_dir)
-    publish_days(settings, start=date(2026, 2, 1), days=2, rows=2000)
+    publish_synthetic_days(settings, start=date(2026, 2, 1), days=2, rows=2000)
     ensure_airflow_db(settings)
     return settings
 

@@ -78,13 +78,13 @@ def test_relearn_shows_the_diff_and_writes_only_when_asked(
     from datetime import date
 
     from driftloop.config import get_settings
-    from tests.support.seed import publish_days
+    from driftloop_provider.testing import publish_synthetic_days
 
     project = tmp_path / "project"
     shutil.copytree(REPO / "expectations", project / "expectations")
     monkeypatch.setenv("DRIFTLOOP_PROJECT_DIR", str(project))
     monkeypatch.setenv("DRIFTLOOP_HOME", str(tmp_path / "home"))
-    publish_days(get_settings(), start=date(2026, 3, 1), days=2, rows=300)
+    publish_synthetic_days(get_settings(), start=date(2026, 3, 1), days=2, rows=300)
     suite_path = project / "expectations" / "credit_risk.json"
     before = suite_path.read_bytes()
 

@@ -10,6 +10,7 @@ import pytest
 from driftloop.config import Settings
 from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
 from driftloop.registry import Registry
+from driftloop.spec import load_spec
 from driftloop.training import TrainingParams
 from driftloop.training.steps import (
     decide_promotion,
@@ -19,7 +20,8 @@ from driftloop.training.steps import (
     reproduce_version,
     train_candidate,
 )
-from tests.support.seed import publish_days
+from driftloop.versioning.factory import open_store
+from driftloop_provider.testing import publish_synthetic_days
 
 # A weak first champion, so that a later challenger would beat it.
 PARAMS = TrainingParams(num_boost_round=10, max_depth=1)
@@ -28,7 +30,9 @@ PARAMS = TrainingParams(num_boost_round=10, max_depth=1)
 @pytest.fixture(scope="module")
 def world(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     settings = Settings(home=tmp_path_factory.mktemp("steps") / "home", project_dir=repo_dir)
-    store, spec, head = publish_days(settings, start=date(2026, 3, 1), days=1, rows=1500)
+    store = open_store(settings)
+    head = publish_synthetic_days(settings, start=date(2026, 3, 1), days=1, rows=1500, store=store)
+    spec = load_spec(settings.dataset_spec_path)
     registry = Registry(url=settings.registry_database_url)
     registry.upgrade()
     return settings, store, spec, head, registry
