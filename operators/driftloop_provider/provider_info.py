@@ -1,13 +1,14 @@
 """Provider metadata for Airflow's ``apache_airflow_provider`` entry point.
 
-The connection types come from the hooks themselves
-(:meth:`~driftloop_provider.hooks.DriftloopHook.connection_type_info`), so the form Airflow
-shows and the hook that reads the connection are written once.
+The connection types come from :mod:`driftloop_provider.connection_types`, which the hooks
+read too, so the form Airflow shows and the hook that reads the connection are written once.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from driftloop_provider.connection_types import CONNECTION_TYPES
 
 INTEGRATION = "driftloop"
 MODULES = {
@@ -24,9 +25,6 @@ MODULES = {
 
 def get_provider_info() -> dict[str, Any]:
     """Describe the driftloop provider: its modules, notifiers and connection types."""
-    from driftloop_provider.hooks.lakefs import LakeFSHook
-    from driftloop_provider.hooks.registry import RegistryHook
-
     return {
         "package-name": "driftloop",
         "name": "driftloop",
@@ -42,5 +40,5 @@ def get_provider_info() -> dict[str, Any]:
             "driftloop_provider.notifiers.DriftloopNotifier",
             "driftloop_provider.notifiers.RetrainOutcomeNotifier",
         ],
-        "connection-types": [hook.connection_type_info() for hook in (LakeFSHook, RegistryHook)],
+        "connection-types": [connection.provider_info() for connection in CONNECTION_TYPES],
     }

@@ -9,12 +9,15 @@ ingest → train → serve → drift → retrain.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import make_url
 
 from driftloop.config import Settings
 from driftloop.launcher.loop import INGEST, TRAIN, run_loop
@@ -68,6 +71,8 @@ def distributed_env(
             "DRIFTLOOP_LAKEFS__SECRET_ACCESS_KEY": lakefs.secret_access_key,
             "DRIFTLOOP_LAKEFS__STORAGE_NAMESPACE": f"local://standin/{repository}",
             "DRIFTLOOP_LANDING": str(tmp_path / "landing"),
+            # The connection form's Test button, for the hooks' test_connection().
+            "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
@@ -83,8 +88,43 @@ def _hosts(stack: AirflowStack, dag_id: str, run_id: str) -> dict[str, str]:
     }
 
 
+def _connection_tests(stack: AirflowStack, env: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """What the connection form's Test button answers, for good and bad connections."""
+    registry = make_url(env["DRIFTLOOP_REGISTRY_URL"])
+    lakefs = {
+        "conn_type": "lakefs",
+        "host": env["DRIFTLOOP_LAKEFS__ENDPOINT"],
+        "login": env["DRIFTLOOP_LAKEFS__ACCESS_KEY_ID"],
+        "password": env["DRIFTLOOP_LAKEFS__SECRET_ACCESS_KEY"],
+        "extra": json.dumps({"repository": env["DRIFTLOOP_REPOSITORY"]}),
+    }
+    database = {
+        "conn_type": "driftloop_registry",
+        "host": registry.host,
+        "port": registry.port,
+        "schema": registry.database,
+        "login": registry.username,
+        "password": registry.password,
+        "extra": json.dumps({"driver": registry.drivername}),
+    }
+    bodies = {
+        "lakefs": lakefs,
+        "lakefs_bad_key": lakefs | {"password": "wrong"},
+        "registry": database,
+        "registry_url_in_host": {
+            "conn_type": "driftloop_registry",
+            "host": registry.render_as_string(hide_password=False),
+        },
+        "registry_unreachable": database | {"port": free_port()},
+    }
+    return {
+        name: stack.api("POST", "/connections/test", {"connection_id": name, **body})
+        for name, body in bodies.items()
+    }
+
+
 def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
-    repo_dir: Path, tmp_path: Path, distributed_env: dict[str, str]
+    repo_dir: Path, tmp_path: Path, distributed_env: dict[str, str], lineage_events: Any
 ) -> None:
     homes = {name: tmp_path / f"worker-{name}" for name in ("alpha", "beta")}
     workers = tuple(
@@ -114,6 +154,7 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
             for run in stack.runs(INGEST)
             for host in _hosts(stack, INGEST, run["dag_run_id"]).values()
         }
+        tested = _connection_tests(stack, distributed_env)
 
     states = list(report.ingested.values())
     assert states.count("failed") == 1 and states.count("success") == 4, lines
@@ -136,3 +177,22 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
     assert store.list_objects("main", "data/"), "no batch reached lakeFS"
     bentos = [o.path for o in store.list_objects("models") if o.path.endswith(".bento")]
     assert bentos, "the Bento built on a worker did not reach the store"
+
+    # the Test button of both connection types, through the REST API
+    assert tested["lakefs"]["status"], tested
+    assert "accepted the access key" in tested["lakefs"]["message"]
+    assert not tested["lakefs_bad_key"]["status"], tested
+    assert (
+        "401" in tested["lakefs_bad_key"]["message"]
+        or "authent" in tested["lakefs_bad_key"]["message"]
+    ), tested
+    for good in ("registry", "registry_url_in_host"):
+        assert tested[good]["status"], tested
+        assert "registry schema at revision" in tested[good]["message"], tested
+    assert not tested["registry_unreachable"]["status"], tested
+
+    # lineage from the workers: lakeFS objects, named in the repository's namespace
+    namespace = f"lakefs://{distributed_env['DRIFTLOOP_REPOSITORY']}"
+    (publish, *_) = lineage_events.completed(f"{INGEST}.publish")
+    assert {d["namespace"] for d in publish["outputs"]} == {namespace}, publish["outputs"]
+    assert any(d["name"].startswith("main/data/") for d in publish["outputs"])

@@ -52,7 +52,7 @@ def store(project: Settings):
     return store
 
 
-def test_good_interval_is_published_to_main(project: Settings, store) -> None:
+def test_good_interval_is_published_to_main(project: Settings, store, lineage_events) -> None:
     outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(DAY_ONE))
     assert outcome.succeeded, outcome.output[-3000:]
 
@@ -69,6 +69,20 @@ def test_good_interval_is_published_to_main(project: Settings, store) -> None:
         "applications_2026-01-01" in head.metadata["source"] or "landing" in head.metadata["source"]
     )
     assert not any(b.startswith("ingest-") for b in store.list_branches())
+
+    # OpenLineage: the source files in, the batch out on its branch, checked, then on main
+    (stage,) = lineage_events.completed("driftloop_ingest.stage")
+    assert {d["namespace"] for d in stage["inputs"]} == {"file"}
+    assert any(d["name"].endswith("applications_2026-01-01.csv") for d in stage["inputs"])
+    (validate,) = lineage_events.completed("driftloop_ingest.validate")
+    (checked,) = [d for d in validate["inputs"] if "dataQualityAssertions" in d["facets"]]
+    assertions = checked["facets"]["dataQualityAssertions"]["assertions"]
+    assert assertions and all(a["success"] for a in assertions)
+    (publish,) = lineage_events.completed("driftloop_ingest.publish")
+    (published,) = publish["outputs"]
+    assert published["namespace"] == "driftloop-local://driftloop"
+    assert published["name"] == "main/data/credit_risk/2026-01-01T0000Z.parquet"
+    assert published["facets"]["version"]["datasetVersion"] == head.id
 
 
 def test_rerunning_an_interval_changes_nothing(project: Settings, store) -> None:

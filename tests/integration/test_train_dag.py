@@ -46,7 +46,9 @@ def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_first_model_is_promoted_with_lineage(project: Settings, registry: Registry) -> None:
+def test_first_model_is_promoted_with_lineage(
+    project: Settings, registry: Registry, lineage_events
+) -> None:
     from driftloop.versioning.factory import open_store
 
     outcome = run_dag_once(project, "driftloop_train", conf={"reason": "first", **FAST})
@@ -65,6 +67,19 @@ def test_first_model_is_promoted_with_lineage(project: Settings, registry: Regis
     assert decision.promoted and decision.reason.startswith("first model")
     (move,) = registry.audit_log("credit_risk")
     assert move.to_version == 1 and move.from_version is None
+
+    # OpenLineage: training read the batches at the pinned commit; the version is an output
+    (train,) = lineage_events.completed("driftloop_train.train")
+    read = {d["name"] for d in train["inputs"]}
+    batches = {
+        f"{lineage.data_commit}/data/credit_risk/{key}.parquet"
+        for key in lineage.validation["batches"]
+    }
+    assert batches <= read, read
+    (register,) = lineage_events.completed("driftloop_train.register")
+    (model,) = [d for d in register["outputs"] if d["namespace"].startswith("driftloop-registry")]
+    assert model["name"] == "credit_risk/versions/1"
+    assert "registry.db" in model["namespace"]
 
 
 def test_a_worse_model_is_registered_not_promoted(project: Settings, registry: Registry) -> None:

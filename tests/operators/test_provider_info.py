@@ -45,3 +45,29 @@ def test_lakefs_connection_form_has_the_lakefs_fields() -> None:
         "password": "Secret access key",
     }
     assert {"repository", "storage_namespace"} <= set(lakefs["conn-fields"])
+
+
+def test_provider_info_passes_airflows_own_schema() -> None:
+    import json
+    from pathlib import Path
+
+    import airflow
+    import jsonschema
+
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_hooks_and_forms_come_from_one_declaration() -> None:
+    from driftloop_provider.connection_types import CONNECTION_TYPES
+
+    for declared in CONNECTION_TYPES:
+        module, _, name = declared.hook_class.rpartition(".")
+        hook = getattr(importlib.import_module(module), name)
+        assert (hook.conn_type, hook.hook_name, hook.default_conn_name) == (
+            declared.conn_type,
+            declared.hook_name,
+            declared.default_conn_name,
+        )
+        # the form is in the provider metadata, not in a hook method Airflow 3.2 deprecated
+        assert "get_ui_field_behaviour" not in vars(hook)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
-from driftloop_provider.hooks import DriftloopHook
+from airflow.sdk import BaseHook
+
+from driftloop_provider.connection_types import LAKEFS
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
@@ -13,35 +15,18 @@ if TYPE_CHECKING:
     from driftloop.versioning.lakefs import LakeFSVersionStore
 
 
-class LakeFSHook(DriftloopHook):
+class LakeFSHook(BaseHook):
     """A lakeFS repository from an Airflow connection of type ``lakefs``.
 
     Connection fields: host = endpoint, login = access key id, password = secret access key;
-    extras ``repository`` and ``storage_namespace`` (both optional).
+    extras ``repository`` and ``storage_namespace`` (both optional). The form is declared in
+    :data:`driftloop_provider.connection_types.LAKEFS`.
     """
 
     conn_name_attr = "lakefs_conn_id"
-    default_conn_name = "lakefs_default"
-    conn_type = "lakefs"
-    hook_name = "lakeFS"
-    connection_form: ClassVar[dict[str, Any]] = {
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "extra"],
-            "relabeling": {
-                "host": "lakeFS endpoint",
-                "login": "Access key ID",
-                "password": "Secret access key",
-            },
-            "placeholders": {"host": "http://lakefs:8000", "login": "AKIAIOSFODNN7EXAMPLE"},
-        },
-        "conn-fields": {
-            "repository": {"label": "Repository", "schema": {"type": ["string", "null"]}},
-            "storage_namespace": {
-                "label": "Storage namespace (for a new repository)",
-                "schema": {"type": ["string", "null"]},
-            },
-        },
-    }
+    default_conn_name = LAKEFS.default_conn_name
+    conn_type = LAKEFS.conn_type
+    hook_name = LAKEFS.hook_name
 
     def __init__(
         self, lakefs_conn_id: str = default_conn_name, *, repository: str | None = None

@@ -3,43 +3,30 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING
 
-from driftloop_provider.hooks import DriftloopHook
+from airflow.sdk import BaseHook
+
+from driftloop_provider.connection_types import REGISTRY, REGISTRY_DRIVER
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
     from driftloop.registry import Registry
 
-DEFAULT_DRIVER = "postgresql+psycopg2"
 
-
-class RegistryHook(DriftloopHook):
+class RegistryHook(BaseHook):
     """The model registry from a ``driftloop_registry`` connection.
 
     The database is given by the usual fields (host, port, database in ``schema``, login and
     password, which Airflow masks) and the SQLAlchemy ``driver`` extra (default
     ``postgresql+psycopg2``). A host holding a whole SQLAlchemy URL (``sqlite:///...``) is
-    taken as it is.
+    taken as it is. The form is declared in :data:`driftloop_provider.connection_types.REGISTRY`.
     """
 
     conn_name_attr = "registry_conn_id"
-    default_conn_name = "driftloop_registry"
-    conn_type = "driftloop_registry"
-    hook_name = "driftloop model registry"
-    connection_form: ClassVar[dict[str, Any]] = {
-        "ui-field-behaviour": {
-            "hidden-fields": ["extra"],
-            "relabeling": {"host": "Host (or a whole SQLAlchemy URL)", "schema": "Database"},
-            "placeholders": {"host": "postgres", "port": "5432", "schema": "registry"},
-        },
-        "conn-fields": {
-            "driver": {
-                "label": "SQLAlchemy driver",
-                "schema": {"type": ["string", "null"], "default": DEFAULT_DRIVER},
-            },
-        },
-    }
+    default_conn_name = REGISTRY.default_conn_name
+    conn_type = REGISTRY.conn_type
+    hook_name = REGISTRY.hook_name
 
     def __init__(self, registry_conn_id: str = default_conn_name) -> None:
         super().__init__()
@@ -54,7 +41,7 @@ class RegistryHook(DriftloopHook):
         if "://" in (conn.host or ""):
             return conn.host
         return URL.create(
-            conn.extra_dejson.get("driver") or DEFAULT_DRIVER,
+            conn.extra_dejson.get("driver") or REGISTRY_DRIVER,
             username=conn.login or None,
             password=conn.password or None,
             host=conn.host or None,

@@ -1,0 +1,95 @@
+"""The hooks: connections into core clients, and the answers of the form's Test button."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from driftloop.versioning.lakefs import LakeFSVersionStore
+from driftloop_provider.hooks.lakefs import LakeFSHook
+from driftloop_provider.hooks.registry import RegistryHook
+from tests.support.lakefs_standin import LakeFSStandIn
+from tests.support.serving import free_port
+
+
+@pytest.fixture(scope="module")
+def lakefs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LakeFSStandIn]:
+    with LakeFSStandIn(data_dir=tmp_path_factory.mktemp("lakefs")) as server:
+        yield server
+
+
+def _connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
+    """An Airflow connection from the environment, as a secrets backend gives it."""
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(fields))
+
+
+def test_lakefs_hook_builds_the_store_and_its_test_logs_in(
+    lakefs: LakeFSStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = {
+        "conn_type": "lakefs",
+        "host": lakefs.endpoint,
+        "login": lakefs.access_key_id,
+        "extra": {"storage_namespace": "local://standin/hooked"},
+    }
+    _connection(monkeypatch, "good", password=lakefs.secret_access_key, **common)
+    _connection(monkeypatch, "bad", password="wrong", **common)
+
+    hook = LakeFSHook("good", repository="hooked")
+    store = hook.get_conn()
+    assert isinstance(store, LakeFSVersionStore) and store.repository == "hooked"
+    assert hook.get_conn() is store  # built once per hook
+    ok, message = hook.test_connection()
+    assert ok and "does not exist yet" in message, message
+
+    store.ensure_repository("main")
+    ok, message = LakeFSHook("good", repository="hooked").test_connection()
+    assert ok and "has 1 branches" in message, message
+
+    ok, message = LakeFSHook("bad", repository="hooked").test_connection()
+    assert not ok and lakefs.endpoint in message, message
+
+
+def test_registry_hook_keeps_the_password_in_the_password_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _connection(
+        monkeypatch,
+        "pg",
+        conn_type="driftloop_registry",
+        host="db.internal",
+        port=5432,
+        schema="registry",
+        login="driftloop",
+        password="p@ss:w/rd",
+    )
+    url = RegistryHook("pg").url
+    assert url == "postgresql+psycopg2://driftloop:p%40ss%3Aw%2Frd@db.internal:5432/registry"
+
+
+def test_registry_hook_test_reports_the_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'registry.db'}"
+    _connection(monkeypatch, "lite", conn_type="driftloop_registry", host=url)
+    ok, message = RegistryHook("lite").test_connection()
+    assert ok and "no registry schema yet" in message, message
+
+    registry = RegistryHook("lite").get_conn()  # migrates
+    ok, message = RegistryHook("lite").test_connection()
+    assert ok and f"revision {registry.schema_revision()}" in message, message
+
+    _connection(
+        monkeypatch,
+        "down",
+        conn_type="driftloop_registry",
+        host="127.0.0.1",
+        port=free_port(),
+        schema="registry",
+        login="nobody",
+    )
+    ok, message = RegistryHook("down").test_connection()
+    assert not ok and "unavailable" in message, message
