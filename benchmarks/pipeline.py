@@ -119,6 +119,7 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
             evidence=decision.evidence,
             actor=RUN_KEY,
             run_key=RUN_KEY,
+            compared_with=candidate.champion_version,
         )
     with meter.step("driftloop_train.package"):
         from bento.packaging import package_version

@@ -107,6 +107,10 @@ class RegistryConflict(RegistryError):
     """The request contradicts the registry: a reused run key, an archived version."""
 
 
+class AliasMoved(RegistryConflict):
+    """The alias no longer points where the caller saw it: someone moved it meanwhile."""
+
+
 # --- Serving and packaging (driftloop.serving, bento.packaging, bento/) ---
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from enum import Enum
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from driftloop.exceptions import (
+    AliasMoved,
     AliasNotSet,
     NothingToRollBack,
     RegistryConflict,
@@ -43,6 +45,17 @@ ALIAS_PATTERN = re.compile(rf"^[a-z][a-z0-9_-]{{0,{ALIAS_LENGTH - 1}}}$")
 MODEL_PATTERN = re.compile(rf"^[a-z0-9][a-z0-9_.-]{{0,{NAME_LENGTH - 1}}}$")
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+class Unchecked(Enum):
+    """The alias may point anywhere before a move: no compare-and-swap."""
+
+    ANYWHERE = "anywhere"
+
+
+ANYWHERE = Unchecked.ANYWHERE
+Expected = int | None | Unchecked
+"""What a move expects the alias to point at: a version, ``None`` (unset), or ANYWHERE."""
 
 
 class Registry:
@@ -307,14 +320,18 @@ class Registry:
         reason: str,
         evidence: JsonObject | None = None,
         run_key: str | None = None,
+        expected: Expected = ANYWHERE,
     ) -> AliasMove:
         """Point ``alias`` at ``version`` and append the move to the audit log.
 
         A move to the version the alias already points at changes nothing and is not
         audited (``changed`` is false). With a ``run_key``, a repeated call returns
-        the move recorded the first time instead of moving again.
+        the move recorded the first time instead of moving again. With ``expected``
+        (a version, or ``None`` for an unset alias), the move happens only if the alias
+        points there: compare-and-swap against what the caller saw.
 
         Raises:
+            AliasMoved: the alias does not point at ``expected``.
             VersionNotFound: no such model or version.
             RegistryConflict: the version is archived, or ``run_key`` already moved
                 this alias to another version.
@@ -343,6 +360,7 @@ class Registry:
                 evidence=evidence or {},
                 run_key=run_key,
                 rollback_of=None,
+                expected=expected,
             )
 
     def rollback(
@@ -354,14 +372,17 @@ class Registry:
         reason: str,
         evidence: JsonObject | None = None,
         run_key: str | None = None,
+        expected: Expected = ANYWHERE,
     ) -> AliasMove:
         """Undo the alias's latest move that is not yet undone, as a new audited move.
 
         Rollbacks walk back through history: after v1 -> v2 -> v3, a rollback returns
         to v2 and the next one to v1. With a ``run_key``, a repeated call returns the
-        first rollback instead of rolling back further.
+        first rollback instead of rolling back further. ``expected`` is checked as by
+        :meth:`move_alias`.
 
         Raises:
+            AliasMoved: the alias does not point at ``expected``.
             VersionNotFound: no such model.
             AliasNotSet: the alias has never been set.
             NothingToRollBack: the alias has no earlier version to return to.
@@ -404,6 +425,7 @@ class Registry:
                 evidence=evidence or {},
                 run_key=run_key,
                 rollback_of=standing[-1].id,
+                expected=expected,
             )
 
     def audit_log(self, model: str, alias: str | None = None) -> list[AliasMove]:
@@ -575,6 +597,7 @@ def _move(
     evidence: JsonObject,
     run_key: str | None,
     rollback_of: int | None,
+    expected: Expected,
 ) -> AliasMove:
     """Point the alias at ``version`` and audit it; the caller holds the model's lock."""
     target = _version_row(session, model_id, model, version)
@@ -596,6 +619,11 @@ def _move(
             rollback_of=rollback_of,
             at=now,
             changed=False,
+        )
+    if expected is not ANYWHERE and (None if current is None else current.version) != expected:
+        raise AliasMoved(
+            f"{alias!r} of {model!r} points at version {current and current.version}, not "
+            f"{expected} as expected: it moved since; look again before moving it"
         )
     from_version = None if current is None else current.version
     if current is None:

@@ -215,8 +215,17 @@ def promote_version(
     evidence: dict[str, Any],
     actor: str,
     run_key: str,
+    compared_with: int | None,
 ) -> int | None:
-    """Move ``champion`` to ``version`` in one audited transaction; return the previous one."""
+    """Move ``champion`` to ``version`` in one audited transaction; return the previous one.
+
+    The move happens only while ``champion`` is still ``compared_with``, the version the
+    candidate was compared with: a challenger never replaces a champion it was not judged
+    against (an approval can wait for days while someone promotes or rolls back).
+
+    Raises:
+        AliasMoved: ``champion`` moved since the comparison.
+    """
     move = registry.move_alias(
         version.model,
         CHAMPION,
@@ -225,6 +234,7 @@ def promote_version(
         reason=reason,
         evidence=evidence,
         run_key=run_key,
+        expected=compared_with,
     )
     return move.from_version
 

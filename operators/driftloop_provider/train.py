@@ -174,7 +174,12 @@ class DecidePromotionOperator(DriftloopBranchOperator):
             actor=ACTOR,
         )
         context["ti"].xcom_push(
-            key="decision", value={"promote": decision.promote, "reason": decision.reason}
+            key="decision",
+            value={
+                "promote": decision.promote,
+                "reason": decision.reason,
+                "compared_with": self.candidate["champion_version"],
+            },
         )
         self.log.info(
             "Promotion decision for version %s: %s (%s)",
@@ -203,19 +208,25 @@ class PromoteModelOperator(DriftloopBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the new and the previous champion version."""
+        from driftloop.exceptions import AliasMoved
         from driftloop.training.steps import promote_version
 
         if not (self.decision or {}).get("promote"):
             raise AirflowSkipException(f"not promoting: {(self.decision or {}).get('reason')}")
         version = self.registry.get_version(self.registered["model"], self.registered["version"])
-        previous = promote_version(
-            self.registry,
-            version,
-            reason=self.decision["reason"],
-            evidence={"decision": self.decision, "airflow_run_id": context["run_id"]},
-            actor=ACTOR,
-            run_key=context["run_id"],
-        )
+        try:
+            previous = promote_version(
+                self.registry,
+                version,
+                reason=self.decision["reason"],
+                evidence={"decision": self.decision, "airflow_run_id": context["run_id"]},
+                actor=ACTOR,
+                run_key=context["run_id"],
+                compared_with=self.decision.get("compared_with"),
+            )
+        except AliasMoved as moved:
+            # Not worth retrying: the challenger must be compared with the new champion.
+            raise AirflowFailException(f"{moved}; retrain to compare with it") from moved
         self.lineage.model_version(self.registry_url, version.model, version.version)
         self.log.info("champion: %s -> %s", previous, version.version)
         result = {"model": version.model, "champion": version.version, "previous": previous}

@@ -75,7 +75,13 @@ def train_version(
         )
         if promote:
             promote_version(
-                registry, version, reason="tests", evidence={}, actor="tests", run_key=run_key
+                registry,
+                version,
+                reason="tests",
+                evidence={},
+                actor="tests",
+                run_key=run_key,
+                compared_with=candidate.champion_version,
             )
         return version
     finally:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from driftloop.exceptions import (
+    AliasMoved,
     AliasNotSet,
     NothingToRollBack,
     RegistryConflict,
@@ -170,3 +171,23 @@ def test_rollback_refuses_an_archived_version(three_versions: Registry) -> None:
     with pytest.raises(RegistryConflict, match="version 1 of 'credit_risk' is archived"):
         registry.rollback(MODEL, actor="t", reason="r")
     assert registry.aliases(MODEL) == {"champion": 2}
+
+
+def test_a_move_expecting_another_champion_is_refused_and_changes_nothing(
+    three_versions: Registry,
+) -> None:
+    registry = three_versions
+    with pytest.raises(AliasMoved, match="points at version None, not 1"):
+        registry.move_alias(MODEL, "champion", 2, actor="ui", reason="r", expected=1)
+    registry.move_alias(MODEL, "champion", 1, actor="ui", reason="first", expected=None)
+    # an approval compared version 3 with champion 1; meanwhile someone promoted 2
+    registry.move_alias(MODEL, "champion", 2, actor="ui", reason="manual", expected=1)
+    with pytest.raises(AliasMoved, match="points at version 2, not 1"):
+        registry.move_alias(MODEL, "champion", 3, actor="dag", reason="approved", expected=1)
+    with pytest.raises(AliasMoved):
+        registry.rollback(MODEL, actor="ui", reason="seen v1", expected=1)
+    assert registry.get_alias(MODEL, "champion").version == 2
+    assert len(registry.audit_log(MODEL)) == 2
+    # a repeat of a move already made is not a conflict
+    registry.move_alias(MODEL, "champion", 2, actor="ui", reason="again", expected=1)
+    assert registry.rollback(MODEL, actor="ui", reason="back", expected=2).to_version == 1

@@ -73,7 +73,13 @@ def test_retried_steps_write_one_artifact_commit_one_version_one_move(world) -> 
     assert decision.promote
     for _ in range(2):
         promote_version(
-            registry, v1, reason=decision.reason, evidence={}, actor="t", run_key="run-a"
+            registry,
+            v1,
+            reason=decision.reason,
+            evidence={},
+            actor="t",
+            run_key="run-a",
+            compared_with=first.champion_version,
         )
     assert len(registry.audit_log(spec.name)) == 1
     assert registry.get_alias(spec.name, "champion").version == 1
