@@ -32,9 +32,13 @@ def batch_key(*, interval: Interval | None = None, file_bytes: bytes | None = No
     return "file-" + hashlib.sha256(file_bytes).hexdigest()[:12]
 
 
+INGEST_PREFIX = "ingest-"
+"""Every ingest branch's name starts so."""
+
+
 def ingest_branch(key: str) -> str:
     """The branch a batch is staged on (lakeFS branch ids allow no ``/``)."""
-    return f"ingest-{key}"
+    return f"{INGEST_PREFIX}{key}"
 
 
 def data_path(spec: DatasetSpec, key: str) -> str:

@@ -161,13 +161,18 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _up(args: argparse.Namespace, settings: Settings) -> int:
-    from driftloop.launcher.stack import AirflowStack
+    from driftloop.launcher.stack import AirflowStack, passwords_file, stack_logins
 
+    logins, fresh = stack_logins(settings)
     stack = AirflowStack(settings).start()
     stack.wait_for_dags(*DAG_IDS)
     for dag_id in DAG_IDS:
         stack.unpause(dag_id)
-    print(f"Airflow UI: {stack.base_url} (no login: bound to 127.0.0.1)")
+    print(f"Airflow UI: {stack.base_url} (bound to 127.0.0.1)")
+    if fresh:
+        for user, password in logins.items():
+            print(f"  log in as {user} / {password}")
+    print(f"  passwords: {passwords_file(settings)} (mode 0600); admin edits, viewer reads")
     if _has_champion(settings):
         from driftloop.launcher.service import start_service
 

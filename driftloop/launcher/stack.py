@@ -6,8 +6,9 @@ each worker is its own ``airflow celery worker`` process with its own environmen
 ``DRIFTLOOP_HOME``, as on its own machine), and the metadata database and broker come from
 the environment (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, ``AIRFLOW__CELERY__BROKER_URL``,
 ``AIRFLOW__CELERY__RESULT_BACKEND``). The api-server listens on 127.0.0.1 only and runs
-Airflow's simple auth manager with every user an admin: fine on a laptop, never for a
-shared host.
+Airflow's simple auth manager with two logins, ``admin`` and ``viewer``, whose passwords are
+generated once into Airflow's home (mode 0600); the stack's own API calls log in as admin.
+Production uses another auth manager (``docs/deploy.md``).
 """
 
 from __future__ import annotations
@@ -66,8 +67,36 @@ def node_hostname() -> str:
     return os.environ.get("DRIFTLOOP_NODE_NAME") or socket.getfqdn()
 
 
+USERS = {"admin": "admin", "viewer": "viewer"}
+"""The stack's logins and their simple-auth-manager roles."""
+
+
+def passwords_file(settings: Settings) -> Path:
+    """Where the simple auth manager reads the stack's passwords."""
+    return airflow_home(settings) / "simple_auth_manager_passwords.json"
+
+
+def stack_logins(settings: Settings) -> tuple[dict[str, str], bool]:
+    """The stack's users and passwords, generated (mode 0600) the first time.
+
+    Returns:
+        The passwords by user, and whether they were generated just now.
+    """
+    path = passwords_file(settings)
+    known = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    missing = [user for user in USERS if user not in known]
+    if missing:
+        known |= {user: secrets.token_urlsafe(12) for user in missing}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(known, indent=2) + "\n", encoding="utf-8")
+    return {user: known[user] for user in USERS}, bool(missing)
+
+
 def stack_env(settings: Settings, *, executor: str = "LocalExecutor") -> dict[str, str]:
     """``airflow_env`` plus what the stack needs (executor, auth, fast DAG parsing)."""
+    stack_logins(settings)
     env = airflow_env(settings)
     env.update(
         {
@@ -76,7 +105,11 @@ def stack_env(settings: Settings, *, executor: str = "LocalExecutor") -> dict[st
             "AIRFLOW__API_AUTH__JWT_SECRET": _local_secret(settings, "jwt_secret"),
             "AIRFLOW__API__SECRET_KEY": _local_secret(settings, "api_secret_key"),
             "AIRFLOW__CORE__EXECUTOR": executor,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+                f"{user}:{role}" for user, role in USERS.items()
+            ),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file(settings)),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "2",
@@ -95,6 +128,7 @@ class AirflowStack:
     settings: Settings
     workers: tuple[CeleryWorker, ...] = ()
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _token: str | None = field(default=None, repr=False)
 
     @property
     def executor(self) -> str:
@@ -193,7 +227,7 @@ class AirflowStack:
             f"{self.base_url}/api/v2{path}",
             method=method,
             data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
         )
         attempt = 1
         while True:
@@ -207,6 +241,32 @@ class AirflowStack:
                     raise StackError(f"{method} {path} answered {exc.code}: {text}") from exc
             time.sleep(attempt)
             attempt += 1
+
+    @property
+    def token(self) -> str:
+        """An API token of the stack's admin login (logged in on first use)."""
+        if self._token is None:
+            self._token = self.login("admin")
+        return self._token
+
+    def login(self, user: str) -> str:
+        """Log ``user`` in with the stack's generated password; return the API token.
+
+        Raises:
+            StackError: the api-server refused the login.
+        """
+        password = stack_logins(self.settings)[0][user]
+        request = urllib.request.Request(
+            f"{self.base_url}/auth/token",
+            method="POST",
+            data=json.dumps({"username": user, "password": password}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return json.loads(response.read())["access_token"]
+        except urllib.error.HTTPError as exc:
+            raise StackError(f"logging in as {user} answered {exc.code}: {exc.read()!r}") from exc
 
     def wait_for_dags(self, *dag_ids: str, timeout: float = 180) -> None:
         """Wait until the dag-processor has parsed these DAGs.
@@ -337,7 +397,7 @@ def _local_secret(settings: Settings, name: str) -> str:
     path = airflow_home(settings) / name
     if not path.exists():
         airflow_home(settings).mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
 

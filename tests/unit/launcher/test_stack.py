@@ -45,6 +45,14 @@ def _api_answering(answers: list[tuple[int, bytes]]):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
+            if self.path == "/auth/token":
+                token = b'{"access_token": "t"}'
+                self.send_response(201)
+                self.send_header("Content-Length", str(len(token)))
+                self.end_headers()
+                self.wfile.write(token)
+                return
+            assert self.headers["Authorization"] == "Bearer t"
             seen.append(self.path)
             code, body = answers[min(len(seen), len(answers)) - 1]
             self.send_response(code)
@@ -86,3 +94,17 @@ def test_a_database_error_of_the_api_server_is_retried(
     finally:
         server.shutdown()
     assert seen == ["/api/v2/dags/d/dagRuns"] * calls
+
+
+def test_the_stack_has_real_logins_kept_private(tmp_path: Path) -> None:
+    from driftloop.launcher.stack import passwords_file, stack_env, stack_logins
+
+    settings = Settings(home=tmp_path / "home")
+    logins, fresh = stack_logins(settings)
+    again, fresh_again = stack_logins(settings)
+    assert fresh and not fresh_again and logins == again
+    assert set(logins) == {"admin", "viewer"} and len(set(logins.values())) == 2
+    assert passwords_file(settings).stat().st_mode & 0o777 == 0o600
+    env = stack_env(settings)
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] == "False"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] == "admin:admin,viewer:viewer"
