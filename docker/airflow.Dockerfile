@@ -40,7 +40,11 @@ RUN /home/airflow/uv/bin/uv pip sync --python "${VIRTUAL_ENV}/bin/python" --no-c
 # driftloop and its provider, editable: Airflow imports, and `bentoml build` in the train DAG's
 # package step packs, the same files that sit in /opt/driftloop.
 COPY --chown=airflow:0 pyproject.toml README.md ./
+# driftloop/ holds the Data Docs assets (CSS, JS, fonts) that `make install` vendors from npm
+# (vendor/package-lock.json): node is not in this image, so build after `make install`.
 COPY --chown=airflow:0 driftloop ./driftloop
+RUN test -f driftloop/validation/datadocs_assets/.installed \
+    || { echo "driftloop/validation/datadocs_assets/ is missing: run make install" >&2; exit 1; }
 COPY --chown=airflow:0 operators ./operators
 RUN /home/airflow/uv/bin/uv pip install --python "${VIRTUAL_ENV}/bin/python" --no-cache --no-deps \
         --editable /opt/driftloop

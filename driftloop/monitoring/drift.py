@@ -23,31 +23,29 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import tempfile
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
+from driftloop.monitoring import sketches
 from driftloop.monitoring.profiles import ProfileRef, ValidationWarning, read_view
+from driftloop.monitoring.report_html import render_drift_report
 from driftloop.versioning.transact import transact
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
     from whylogs.core.view.column_profile_view import ColumnProfileView
-    from whylogs.core.view.dataset_profile_view import DatasetProfileView
 
+    from driftloop.monitoring.sketches import FeatureDistribution
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
 
 FeatureRole = Literal["numeric", "categorical", "target"]
 
-# Numeric Hellinger distances compare the mass in the reference's 20 equal-mass bins.
-_QUANTILE_SPLITS = [i / 20 for i in range(1, 20)]
 # A window may hold thousands of serving profiles; people read the first ones.
 _LISTED_SERVING = 10
 
@@ -253,8 +251,10 @@ class DriftScorer(Protocol):
         """Return per-column scores, then the target's and the reference's row counts."""
         ...
 
-    def render_report(self, target: bytes, reference: bytes) -> str:
-        """A standalone HTML page comparing the two profiles."""
+    def distributions(
+        self, target: bytes, reference: bytes, features: Sequence[FeatureDrift]
+    ) -> list[FeatureDistribution]:
+        """Each scored feature's target and reference shares over shared bins, for the report."""
         ...
 
 
@@ -305,23 +305,34 @@ class WhylogsDriftScorer:
                     thresholds=thresholds,
                 )
             )
-        return features, _rows(target_view), _rows(reference_view)
+        return features, sketches.rows(target_view), sketches.rows(reference_view)
 
-    def render_report(self, target: bytes, reference: bytes) -> str:
-        """The whylogs summary drift report, rendered without a notebook."""
-        from whylogs.viz import NotebookProfileVisualizer
+    def distributions(
+        self, target: bytes, reference: bytes, features: Sequence[FeatureDrift]
+    ) -> list[FeatureDistribution]:
+        """Numbers over equal-width bins (KLL sketches), categories by frequent items.
 
-        viz = NotebookProfileVisualizer()
-        viz.set_profiles(
-            target_profile_view=read_view(target), reference_profile_view=read_view(reference)
-        )
-        with tempfile.TemporaryDirectory() as tmp:
-            viz.write(
-                rendered_html=viz.summary_drift_report(),
-                preferred_path=tmp,
-                html_file_name="drift",
+        Features missing from either profile, or without sketches, are left out.
+
+        Raises:
+            ProfileError: either side is not a profile.
+        """
+        target_view, reference_view = read_view(target), read_view(reference)
+        found = []
+        for feature in features:
+            target_column = target_view.get_column(feature.name)
+            reference_column = reference_view.get_column(feature.name)
+            if target_column is None or reference_column is None:
+                continue
+            draw = (
+                sketches.numeric_distribution
+                if feature.role == "numeric"
+                else sketches.category_distribution
             )
-            return (Path(tmp) / "drift.html").read_text(encoding="utf-8")
+            distribution = draw(feature.name, target_column, reference_column)
+            if distribution is not None:
+                found.append(distribution)
+        return found
 
 
 def score_drift(
@@ -413,7 +424,9 @@ def write_drift_report(
 ) -> DriftResult:
     """Write the result as JSON and the HTML report to ``branch`` and commit them.
 
-    Paths: ``monitoring/<dataset>/reports/<checked_at>-<id>.json`` and ``.html``.
+    Paths: ``monitoring/<dataset>/reports/<checked_at>-<id>.json`` and ``.html``. The HTML
+    report is one self-contained page (:mod:`~driftloop.monitoring.report_html`): the verdict,
+    the scores and each feature's distributions, drawn from the two profiles.
 
     Returns:
         The result with ``report_json`` and ``report_html`` set.
@@ -422,13 +435,16 @@ def write_drift_report(
         ProfileError: either side is not a profile.
         VersioningError: the store failed.
     """
-    html = (scorer or WhylogsDriftScorer()).render_report(target, reference)
+    distributions = (scorer or WhylogsDriftScorer()).distributions(
+        target, reference, result.features
+    )
     ids = json.dumps([result.reference_id, result.target_ids])
     name = f"{result.checked_at:%Y%m%dT%H%M%SZ}-{hashlib.sha256(ids.encode()).hexdigest()[:8]}"
     folder = f"monitoring/{result.dataset}/reports"
     written = result.model_copy(
         update={"report_json": f"{folder}/{name}.json", "report_html": f"{folder}/{name}.html"}
     )
+    html = render_drift_report(written, distributions)
     verdict = "drift" if result.drifted else "no drift"
     with transact(
         store,
@@ -490,9 +506,13 @@ def _column_drift(
     thresholds: FeatureThresholds,
 ) -> FeatureDrift:
     categorical = role != "numeric"
-    new, new_share = _new_categories(target, reference) if categorical else ([], 0.0)
-    pmfs = _category_pmfs(target, reference) if categorical else _numeric_pmfs(target, reference)
-    hellinger = _hellinger(*pmfs) if pmfs else None
+    new, new_share = sketches.new_categories(target, reference) if categorical else ([], 0.0)
+    pmfs = (
+        sketches.category_pmfs(target, reference)
+        if categorical
+        else sketches.numeric_pmfs(target, reference)
+    )
+    hellinger = sketches.hellinger(*pmfs) if pmfs else None
     p_value = _finite(score.get("pvalue")) if score else None
     statistic = _finite(score.get("statistic")) if score else None
     significant = p_value is not None and p_value < thresholds.p_value
@@ -523,89 +543,6 @@ def _finite(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
-
-
-def _counts(column: ColumnProfileView) -> tuple[int, int]:
-    """Rows and missing values of a column."""
-    counts = column.get_metric("counts")
-    if counts is None:
-        return 0, 0
-    return int(counts.n.value), int(counts.null.value)
-
-
-def _rows(view: DatasetProfileView) -> int:
-    return max((_counts(c)[0] for c in view.get_columns().values()), default=0)
-
-
-def _frequent(column: ColumnProfileView) -> dict[str, float]:
-    metric = column.get_metric("frequent_items")
-    if metric is None:
-        return {}
-    return {item.value: float(item.est) for item in metric.to_summary_dict()["frequent_strings"]}
-
-
-def _new_categories(
-    target: ColumnProfileView, reference: ColumnProfileView
-) -> tuple[list[str], float]:
-    seen = _frequent(reference)
-    current = _frequent(target)
-    new = sorted(value for value, count in current.items() if count > 0 and value not in seen)
-    rows, missing = _counts(target)
-    present = rows - missing
-    share = sum(current[value] for value in new) / present if present else 0.0
-    return new, share
-
-
-def _with_missing(pmf: list[float], column: ColumnProfileView) -> list[float]:
-    """Scale a distribution of present values to the present share and append the missing share.
-
-    A surge of missing values then moves the distance too.
-    """
-    rows, missing = _counts(column)
-    missing_share = missing / rows if rows else 0.0
-    total = sum(pmf)
-    present = [(1 - missing_share) * p / total for p in pmf] if total else [0.0] * len(pmf)
-    return [*present, missing_share]
-
-
-def _numeric_pmfs(
-    target: ColumnProfileView, reference: ColumnProfileView
-) -> tuple[list[float], list[float]] | None:
-    target_metric = target.get_metric("distribution")
-    reference_metric = reference.get_metric("distribution")
-    if target_metric is None or reference_metric is None:
-        return None
-    target_kll, reference_kll = target_metric.kll.value, reference_metric.kll.value
-    if target_kll.is_empty() or reference_kll.is_empty():
-        return None
-    splits = sorted(set(reference_kll.get_quantiles(_QUANTILE_SPLITS)))
-    return (
-        _with_missing(list(target_kll.get_pmf(splits)), target),
-        _with_missing(list(reference_kll.get_pmf(splits)), reference),
-    )
-
-
-def _category_pmfs(
-    target: ColumnProfileView, reference: ColumnProfileView
-) -> tuple[list[float], list[float]] | None:
-    target_items, reference_items = _frequent(target), _frequent(reference)
-    if not target_items or not reference_items:
-        return None
-    support = sorted(set(target_items) | set(reference_items))
-
-    def pmf(items: dict[str, float], column: ColumnProfileView) -> list[float]:
-        rows, missing = _counts(column)
-        present = max(rows - missing, 1)
-        shares = [items.get(value, 0.0) / present for value in support]
-        # Items the sketch dropped (beyond its capacity) form one "other" bin.
-        return _with_missing([*shares, max(0.0, 1.0 - sum(shares))], column)
-
-    return pmf(target_items, target), pmf(reference_items, reference)
-
-
-def _hellinger(p: list[float], q: list[float]) -> float:
-    overlap = sum(math.sqrt(a * b) for a, b in zip(p, q, strict=True))
-    return math.sqrt(max(0.0, 1.0 - overlap))
 
 
 def _iso(moment: datetime | None) -> str | None:

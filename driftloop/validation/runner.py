@@ -6,8 +6,9 @@ callers (the CLI, DAG parsing) never validate anything.
 Validation uses a GX file context under ``reports_dir / "gx"``: the data source ``driftloop``
 (pandas) with one dataframe asset per dataset, a copy of the suite file, the stored
 validation results (``gx/uncommitted/validations``) and the Data Docs site
-(``gx/uncommitted/data_docs/local_site``). The context is a cache of the suite file and a
-record of runs, so it lives with the reports, not in git.
+(``gx/uncommitted/data_docs/local_site``), its pages pointed at local copies of their CSS
+and JS (:mod:`~driftloop.validation.datadocs`). The context is a cache of the suite file and
+a record of runs, so it lives with the reports, not in git.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import pandas as pd
 
 from driftloop.exceptions import ConfigError
 from driftloop.spec import DatasetSpec
+from driftloop.validation.datadocs import localise_site
 from driftloop.validation.messages import describe_failures, severity_of
 from driftloop.validation.report import CheckOutcome, ValidationReport
 from driftloop.validation.suites import CRITICAL, SEVERITIES, load_suite
@@ -59,8 +61,8 @@ def validate_frame(
         batch_label: Says which batch this is (e.g. branch and path); shown in Data Docs.
 
     Raises:
-        ConfigError: the suite file is missing or invalid, belongs to another dataset, or
-            ``run_name`` cannot name a file.
+        ConfigError: the suite file is missing or invalid, belongs to another dataset,
+            ``run_name`` cannot name a file, or the Data Docs assets are not installed.
 
     """
     from great_expectations.core.run_identifier import RunIdentifier
@@ -91,6 +93,8 @@ def validate_frame(
     key = ValidationResultIdentifier(ExpectationSuiteIdentifier(name=spec.name), run_id, batch.id)
     context.validation_results_store.set(key, result)
     context.build_data_docs(resource_identifiers=[key])
+    for site in context.get_docs_sites_urls():
+        localise_site(_url_path(site["site_url"]).parent)
     docs_path = _docs_page(context, key)
 
     result_path = reports_dir / "validations" / f"{run_name}.json"

@@ -39,11 +39,11 @@ CSP = (
 REPORT_CSP = f"{CSP}; sandbox"
 """Drift reports: static pages, also sandboxed."""
 DOCS_CSP = (
-    "default-src 'none'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; font-src 'self' data:; frame-ancestors 'self'; "
-    "sandbox allow-scripts"
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "font-src data:; frame-ancestors 'self'; sandbox allow-scripts"
 )
-"""Data Docs pages: GX's own scripts, served from here, in a sandbox without our origin."""
+"""Data Docs pages: GX writes values from data into them unescaped and needs inline scripts,
+so they carry everything inline and run sandboxed, in an origin of their own."""
 
 Editor = Depends(requires_access_dag(method="PUT", param_dag_id=TRAIN_DAG))
 templates = Jinja2Templates(
@@ -228,6 +228,7 @@ def data_docs(key: str, user: GetUserDep) -> Response:
     from driftloop.exceptions import ObjectNotFound, RefNotFound
     from driftloop.ingest.batch import ingest_branch
     from driftloop.ingest.quarantine import read_quarantine_note
+    from driftloop.validation.datadocs import inline_page
 
     store = _store()
     try:
@@ -235,7 +236,9 @@ def data_docs(key: str, user: GetUserDep) -> Response:
         page = store.read_object(ingest_branch(key), str(note["docs_object"]))
     except (ObjectNotFound, RefNotFound, KeyError) as missing:
         raise HTTPException(404, f"no Data Docs page for batch {key!r}") from missing
-    return Response(page, media_type="text/html", headers={"Content-Security-Policy": DOCS_CSP})
+    return HTMLResponse(
+        inline_page(page.decode("utf-8")), headers={"Content-Security-Policy": DOCS_CSP}
+    )
 
 
 @app.get("/drift", response_class=HTMLResponse)

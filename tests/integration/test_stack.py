@@ -22,7 +22,8 @@ from driftloop.registry import Registry
 from tests.support.browser import Browser
 from tests.support.serving import free_port
 
-pytestmark = pytest.mark.integration
+# The loop (the first test's fixture) and the browser flows share one stack.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 PAGES = ("models", "batches", "drift", "approvals")

@@ -44,13 +44,8 @@ def sample_frame(rows: int = 60) -> pd.DataFrame:
     )
 
 
-@pytest.fixture(scope="module")
-def sample() -> pd.DataFrame:
-    return sample_frame()
-
-
-@pytest.fixture(scope="module")
-def spec(sample: pd.DataFrame) -> DatasetSpec:
+def sample_spec(sample: pd.DataFrame) -> DatasetSpec:
+    """The spec learned from :func:`sample_frame`."""
     return infer_spec(
         sample,
         name="credit",
@@ -59,6 +54,16 @@ def spec(sample: pd.DataFrame) -> DatasetSpec:
         id_column="customer_id",
         event_time_column="applied_at",
     )
+
+
+@pytest.fixture(scope="module")
+def sample() -> pd.DataFrame:
+    return sample_frame()
+
+
+@pytest.fixture(scope="module")
+def spec(sample: pd.DataFrame) -> DatasetSpec:
+    return sample_spec(sample)
 
 
 @pytest.fixture(scope="module")
