@@ -118,7 +118,7 @@ def _wait_for_approval(loop: Loop, run_id: str, timeout: float = 600) -> None:
     path = f"/dags/{TRAIN}/dagRuns/{run_id}/taskInstances/approve"
     while time.monotonic() < deadline:
         state = loop.stack.api("GET", path)["state"]
-        if state == "deferred":
+        if state in ("deferred", "awaiting_input"):  # Airflow 3.3 parks HITL tasks
             return
         assert state not in ("skipped", "failed", "upstream_failed"), (state, loop.lines)
         time.sleep(2)
