@@ -6,6 +6,8 @@ Kept free of whylogs and of the rest of :mod:`driftloop.monitoring` so that
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
@@ -122,9 +124,20 @@ class AlertSettings(BaseModel):
         # urllib would also open file:// and ftp:// URLs: a webhook is http(s) only.
         if url is None or not url.get_secret_value():
             return None
-        if not url.get_secret_value().lower().startswith(("http://", "https://")):
+        parts = urlsplit(url.get_secret_value())
+        if parts.scheme.lower() not in ("http", "https"):
             raise ValueError("webhook_url must be an http:// or https:// URL")
+        # The token and the alert travel in the clear over http: only to this machine.
+        if parts.scheme.lower() == "http" and parts.hostname not in LOOPBACK:
+            raise ValueError(
+                f"webhook_url must use https:// (plain http only to this machine, not "
+                f"{parts.hostname})"
+            )
         return url
+
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+"""Hosts a webhook may be reached at over plain http."""
 
 
 class MonitoringSettings(BaseModel):

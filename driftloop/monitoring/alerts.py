@@ -40,6 +40,16 @@ class Alert(BaseModel):
     at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: following it would carry the token to another host."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+
+
 def send_alert(alert: Alert, settings: AlertSettings) -> bool:
     """Log the alert, then POST it as JSON to the configured webhook, if any.
 
@@ -64,7 +74,7 @@ def send_alert(alert: Alert, settings: AlertSettings) -> bool:
         url, data=alert.model_dump_json().encode(), headers=headers, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=settings.webhook_timeout_seconds) as reply:
+        with _NO_REDIRECTS.open(request, timeout=settings.webhook_timeout_seconds) as reply:
             status = reply.status
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else str(exc)

@@ -33,11 +33,11 @@ from driftloop.sqlite import enable_wal
 from driftloop.versioning.base import Change, Commit, ObjectInfo, VersionStore
 
 # lakeFS's own rules (pkg/validator/validate.go); Go's \w is ASCII-only, so no "/" in branches.
-BRANCH_NAME = re.compile(r"^\w[-\w]*$", re.ASCII)
-REPOSITORY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+BRANCH_NAME = re.compile(r"\w[-\w]*", re.ASCII)
+REPOSITORY_NAME = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
 
 _MIN_COMMIT_PREFIX = 8
-_HEX = re.compile(r"^[0-9a-f]+$")
+_HEX = re.compile(r"[0-9a-f]+")
 _BUSY_TIMEOUT_S = 60.0
 _INITIAL_MESSAGE = "Repository created"
 _DIRTY = "uncommitted changes (dirty branch)"
@@ -89,7 +89,8 @@ def validate_branch_name(name: str) -> str:
         VersioningError: the name is not a valid branch id.
 
     """
-    if not BRANCH_NAME.match(name):
+    # fullmatch: "$" would also accept a trailing newline ("main\n").
+    if not BRANCH_NAME.fullmatch(name):
         raise VersioningError(
             f"invalid branch name {name!r}: lakeFS branch ids match ^\\w[-\\w]*$ "
             "(ASCII letters, digits, '_' and '-', no '/', not starting with '-')"
@@ -110,7 +111,7 @@ class LocalVersionStore(VersionStore):
     """
 
     def __init__(self, *, root: Path, repository: str) -> None:
-        if not REPOSITORY_NAME.match(repository):
+        if not REPOSITORY_NAME.fullmatch(repository):
             raise VersioningError(
                 f"invalid repository name {repository!r}: must match ^[a-z0-9][a-z0-9-]{{2,62}}$"
             )
@@ -481,7 +482,7 @@ class LocalVersionStore(VersionStore):
             return head
         if conn.execute("SELECT 1 FROM commits WHERE id = ?", (ref,)).fetchone():
             return ref
-        if len(ref) >= _MIN_COMMIT_PREFIX and _HEX.match(ref):
+        if len(ref) >= _MIN_COMMIT_PREFIX and _HEX.fullmatch(ref):
             # Every id starting with the hex prefix sorts between it and prefix + "g".
             rows = conn.execute(
                 "SELECT id FROM commits WHERE id > ? AND id < ? LIMIT 2", (ref, ref + "g")

@@ -177,7 +177,7 @@ class _LakeFSApi:
             return _error(400, f"validation error: {exc}")
 
     def _repository(self, name: str) -> tuple[LocalVersionStore, lakefs_sdk.Repository]:
-        if not REPOSITORY_NAME.match(name):
+        if not REPOSITORY_NAME.fullmatch(name):
             raise _HTTPError(400, f"repository id: invalid value: {name!r}")
         sidecar = self._data_dir / name / _SIDECAR
         if not sidecar.is_file():

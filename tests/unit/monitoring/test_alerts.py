@@ -101,3 +101,16 @@ def test_an_unreachable_webhook_raises(webhook: _Webhook) -> None:
 def test_only_http_webhooks_are_accepted() -> None:
     with pytest.raises(ValidationError, match="http:// or https://"):
         AlertSettings(webhook_url=SecretStr("file:///etc/passwd"))
+
+
+def test_a_redirect_is_not_followed_with_the_token(webhook: _Webhook) -> None:
+    webhook.status = 307  # a redirect without Location: following it is urllib's choice
+    with pytest.raises(AlertDeliveryError, match="HTTP 307"):
+        send_alert(ALERT, AlertSettings(webhook_url=_url(webhook), webhook_token=SecretStr("t")))
+    assert len(webhook.received) == 1
+
+
+def test_plain_http_reaches_only_this_machine() -> None:
+    with pytest.raises(ValidationError, match=r"https:// .*not hooks\.example\.com"):
+        AlertSettings(webhook_url=SecretStr("http://hooks.example.com/T000/secret"))
+    assert AlertSettings(webhook_url=SecretStr("https://hooks.example.com/T000/secret"))

@@ -95,7 +95,8 @@ def test_branch_from_a_missing_ref_raises_ref_not_found(store: VersionStore) -> 
 
 
 @pytest.mark.parametrize(
-    "name", ["ingest/2024-01-01", "-leading-dash", "has space", "dotted.name", "ünïcode", ""]
+    "name",
+    ["ingest/2024-01-01", "-leading-dash", "has space", "dotted.name", "ünïcode", "", "main\n"],
 )
 def test_branch_names_lakefs_rejects_are_rejected(store: VersionStore, name: str) -> None:
     with pytest.raises(VersioningError, match=re.escape(repr(name))):
