@@ -195,12 +195,16 @@ def rollback(
     return RedirectResponse("../models", status_code=303)
 
 
+def _seen(expected_champion: str) -> int | None:
+    """The champion version a form was shown with (empty: there was none)."""
+    return int(expected_champion) if expected_champion.strip() else None
+
+
 def _act(move: Any, expected_champion: str) -> None:
     from driftloop.exceptions import AliasMoved, RegistryError
 
-    expected = int(expected_champion) if expected_champion.strip() else None
     try:
-        move(expected)
+        move(_seen(expected_champion))
     except AliasMoved as moved:
         raise HTTPException(409, str(moved)) from moved
     except RegistryError as refused:
@@ -291,7 +295,7 @@ def answer(
     """Approve or reject a pending promotion through Airflow's HITL API, audited."""
     if choice not in ("Approve", "Reject"):
         raise HTTPException(400, f"choice must be Approve or Reject, not {choice!r}")
-    expected = int(expected_champion) if expected_champion.strip() else None
+    expected = _seen(expected_champion)
     champion = _champion()
     if champion != expected:
         raise HTTPException(
