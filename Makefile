@@ -13,10 +13,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 install: $(VENV)/.installed $(DATADOCS_ASSETS)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# Every download is checked against the locks' hashes; the project itself, installed from this
+# folder, is not a download and comes after, without dependencies.
+$(VENV)/.installed: requirements.lock requirements-uv.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
-	$(BIN)/uv pip sync -q --python $(BIN)/python --compile-bytecode requirements.lock
+	$(BIN)/python -m pip install -q --require-hashes --no-deps -r requirements-uv.lock
+	$(BIN)/uv pip sync -q --python $(BIN)/python --require-hashes --compile-bytecode requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps --compile-bytecode -e .
 	touch $@
 
@@ -29,8 +31,16 @@ $(DATADOCS_ASSETS)/.installed: vendor/package.json vendor/package-lock.json \
 	$(BIN)/python -m driftloop.validation.datadocs vendor/node_modules $(DATADOCS_ASSETS)
 	touch $@
 
+# requirements.lock: what `make install` and the tests run with (the dev extra included).
+# requirements-runtime.lock: what the image runs, the same versions without the dev extra.
+# requirements-uv.lock: uv itself, for `make install` and the image.
 lock:
-	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		-o requirements.lock
+	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 --generate-hashes \
+		-c requirements.lock -o requirements-runtime.lock
+	echo "uv==$(UV_VERSION)" | $(BIN)/uv pip compile -q - --python-version 3.11 --generate-hashes \
+		-o requirements-uv.lock
 
 test: install
 	$(BIN)/python -m pytest tests

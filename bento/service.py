@@ -15,13 +15,20 @@ rollback swaps the model between requests, never within one (``driftloop.serving
 
 Bad input never reaches the model: BentoML validates the body against the request model
 built from the spec and answers 400 with ``detail[].loc == ["records", <row>, <field>]``;
-``RequestGuard`` answers 401 (token), 413 (body size) and 415 (not JSON) before that.
+``RequestGuard`` answers 401/403 (tokens), 413 (body size) and 415 (not JSON) before that,
+and ``ConcurrencyLimit`` 503 with ``Retry-After`` once a worker has
+``serving_max_concurrency`` requests in flight (BentoML's own ``traffic.max_concurrency``
+answers 429 without ``Retry-After``, and divides the cap between workers).
 Input the data contract frowns on (a value beyond the suite's learned range, a negative one
 where it never is, a null where not nullable, an unknown category) is scored, with per-row
 warnings counted in ``/metrics`` as ``driftloop_input_warnings_total{feature, kind}``
 (``driftloop.serving.limits``); a missing suite only drops the range and sign warnings.
 ``/predict`` scores concurrent requests in shared model calls (``Coalescer``); inputs and
 predictions are profiled off the request path (``driftloop.serving.profiles``).
+
+``GET /metadata`` is what a client needs (model, version, data commit, threshold, request
+schema); ``GET /metadata/full`` adds the lineage, the aliases and the watcher's state with
+its last error, which can name hosts: only ``serving_admin_token`` opens it.
 """
 
 from __future__ import annotations
@@ -33,9 +40,9 @@ from typing import Annotated, Any
 
 import bentoml
 from fastapi import FastAPI
-from pydantic import Field, JsonValue
+from pydantic import Field, JsonValue, SecretStr
 
-from bento.middleware import RequestGuard
+from bento.middleware import ConcurrencyLimit, RequestGuard
 from bento.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE, SUITE_FILE
 from driftloop.config import Settings
 from driftloop.exceptions import ConfigError, DriftloopError
@@ -85,6 +92,7 @@ Records = Annotated[
 ]
 
 info_app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+FULL_METADATA = "/metadata/full"
 
 
 @bentoml.service(
@@ -160,15 +168,18 @@ class DriftloopService:
 
     @info_app.get("/metadata")
     def metadata(self) -> dict[str, JsonValue]:
-        """Model version, lineage, request schema, aliases and the watcher's state."""
+        """What a client needs: model, version, data commit, threshold and request schema."""
+        return _public_metadata(self.handle)
+
+    @info_app.get(FULL_METADATA)
+    def full_metadata(self) -> dict[str, JsonValue]:
+        """``/metadata`` plus lineage, source, aliases and the watcher's state (admin token)."""
         handle = self.handle
         return {
-            **handle.describe(),
+            **_public_metadata(handle),
+            **handle.describe(full=True),
             "aliases": self._aliases(),
-            "request_schema": Record.model_json_schema(),
-            "feature_schema": SPEC.model_dump(mode="json", include={"features", "target"}),
             "watcher": self.watcher.status() if self.watcher is not None else None,
-            "max_rows": settings.serving_max_rows,
         }
 
     def _aliases(self) -> dict[str, int] | None:
@@ -178,6 +189,15 @@ class DriftloopService:
             return self.watcher.loader.registry.aliases(self.handle.model)
         except DriftloopError:
             return None
+
+
+def _public_metadata(handle: ModelHandle) -> dict[str, JsonValue]:
+    return {
+        **handle.describe(),
+        "request_schema": Record.model_json_schema(),
+        "feature_schema": SPEC.model_dump(mode="json", include={"features", "target"}),
+        "max_rows": settings.serving_max_rows,
+    }
 
 
 def _packaged_handle(model: Any) -> ModelHandle:
@@ -194,8 +214,16 @@ def _packaged_handle(model: Any) -> ModelHandle:
     )
 
 
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+# Added first, so outermost: a request the guard refuses never takes a place under the cap.
 DriftloopService.add_asgi_middleware(
     RequestGuard,
     max_body_bytes=settings.serving_max_body_bytes,
-    token=settings.serving_token.get_secret_value() if settings.serving_token else None,
+    token=_secret(settings.serving_token),
+    admin_token=_secret(settings.serving_admin_token),
+    admin_paths={FULL_METADATA},
 )
+DriftloopService.add_asgi_middleware(ConcurrencyLimit, limit=settings.serving_max_concurrency)

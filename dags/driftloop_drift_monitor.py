@@ -17,6 +17,7 @@ from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOpe
 from airflow.sdk import DAG
 
 from driftloop_provider.assets import DRIFT_SCORES
+from driftloop_provider.defaults import task_timeout
 from driftloop_provider.monitoring import (
     ProfileBatchesOperator,
     RetrainGateOperator,
@@ -38,6 +39,7 @@ with DAG(
         "retries": 2,
         "retry_delay": timedelta(seconds=15),
         "retry_exponential_backoff": 2.0,
+        "execution_timeout": task_timeout(),
     },
     on_failure_callback=DriftloopNotifier(
         event="monitor_failed",

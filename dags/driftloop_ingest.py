@@ -1,11 +1,12 @@
 """driftloop_ingest: each data interval is one batch, staged, validated and published (WAP).
 
-extract the batch → commit it to ``ingest-<batch>`` → validate with the GX suite →
+extract the batch → commit it to ``ingest-<dataset>-<batch>`` → validate with the GX suite →
 merge into ``main`` and emit the published-data Asset → profile it (whylogs) for the drift
 monitor. A failed batch stops at validation:
 its branch stays as quarantine with the reasons, and ``main`` is untouched.
 
-Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead.
+Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead: absolute or
+relative to the landing zone, and inside it or a folder of the ``ingest_roots`` setting.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
 from driftloop_provider.assets import PUBLISHED_DATA
+from driftloop_provider.defaults import task_timeout
 from driftloop_provider.ingest import (
     PublishBatchOperator,
     StageBatchOperator,
@@ -34,13 +36,15 @@ with DAG(
         "retries": 2,
         "retry_delay": timedelta(seconds=20),
         "retry_exponential_backoff": 2.0,
+        "execution_timeout": task_timeout(),
     },
     params={
         "path": Param(
             None,
             type=["null", "string"],
             title="File to ingest",
-            description="A CSV or Parquet file to ingest instead of the interval's batch",
+            description="A CSV or Parquet file to ingest instead of the interval's batch, in "
+            "the landing zone (a relative path is taken from it) or an ingest root",
         ),
     },
     doc_md=__doc__,

@@ -19,6 +19,7 @@ from airflow.sdk import DAG, Param
 
 from driftloop.config.promotion import PROMOTION_MODES
 from driftloop_provider.assets import CHAMPION_MODEL
+from driftloop_provider.defaults import task_timeout
 from driftloop_provider.train import (
     DecidePromotionOperator,
     PackageModelOperator,
@@ -41,6 +42,7 @@ with DAG(
         "retries": 2,
         "retry_delay": timedelta(seconds=15),
         "retry_exponential_backoff": 2.0,
+        "execution_timeout": task_timeout(),
     },
     params={
         "reason": Param("manual", type="string", title="Why retrain", minLength=1),
@@ -48,8 +50,16 @@ with DAG(
             "main",
             type="string",
             title="Data ref",
-            description="Branch or commit to train on",
+            description="Branch or commit to train on (on main, unless unpublished data is "
+            "allowed below)",
             minLength=1,
+        ),
+        "allow_unpublished_data": Param(
+            False,
+            type="boolean",
+            title="Allow unpublished data",
+            description="Train on a ref that is not on main (e.g. a quarantined batch's "
+            "branch); the version is marked so in its lineage and never promoted automatically",
         ),
         "promotion_mode": Param(
             "auto",
@@ -76,6 +86,7 @@ with DAG(
             "num_boost_round": "{{ params.num_boost_round }}",
             "seed": "{{ params.seed }}",
         },
+        allow_unpublished_data="{{ params.allow_unpublished_data }}",
         execution_timeout=timedelta(hours=2),
     )
     register = RegisterModelOperator(task_id="register", candidate=train.output)
@@ -91,7 +102,7 @@ with DAG(
         subject="Promote {{ ti.xcom_pull('register')['model'] }} version "
         "{{ ti.xcom_pull('register')['version'] }} to champion?",
         body="{{ ti.xcom_pull('decide', key='decision')['reason'] }}",
-        execution_timeout=timedelta(days=2),
+        response_timeout=timedelta(days=2),
     )
     promote = PromoteModelOperator(
         task_id="promote",

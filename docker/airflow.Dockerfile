@@ -6,8 +6,11 @@
 #
 # Build from the repository root:
 #   docker build -f docker/airflow.Dockerfile -t driftloop:0.1.0 .
-
-FROM apache/airflow:3.3.2-python3.11
+#
+# The base image by tag; pin it by digest with --build-arg AIRFLOW_IMAGE=<tag>@sha256:<digest>
+# (compose: AIRFLOW_IMAGE in docker/.env), the digest read as docker/README.md shows.
+ARG AIRFLOW_IMAGE=apache/airflow:3.3.2-python3.11
+FROM ${AIRFLOW_IMAGE}
 
 USER root
 # XGBoost's wheels load the system's OpenMP runtime.
@@ -22,20 +25,25 @@ RUN mkdir -p /opt/driftloop /opt/airflow/driftloop /opt/airflow/landing /opt/air
     && chown airflow:0 /opt/driftloop /opt/airflow/driftloop /opt/airflow/landing /opt/airflow/auth
 USER airflow
 
-# uv at the Makefile's version, installed beside the virtualenv that `uv pip sync` rewrites.
-RUN python -m pip install --no-cache-dir --target /home/airflow/uv "uv==0.13.9"
-
-# The lock decides every version, Airflow included. It is what the test suite ran with (numpy<2,
-# pandas<3, pyarrow<26 for whylogs among them). The base image holds Airflow 3.3.2 resolved
-# against Airflow's own constraints together with some thirty providers and their dependencies.
-# Installing the lock on top (`pip install -r`) would downgrade shared libraries under those
-# providers and leave them running versions nobody tested; Airflow's constraints approach does
-# not apply because the lock, not the constraints file, must win. `uv pip sync` into the image's
-# virtualenv makes the environment exactly the lock: pinned versions in, everything else out.
+# Every package comes from a lock with hashes (`make lock`), checked with --require-hashes.
 WORKDIR /opt/driftloop
-COPY --chown=airflow:0 requirements.lock ./
+COPY --chown=airflow:0 requirements-uv.lock requirements-runtime.lock ./
+
+# uv at the Makefile's version, installed beside the virtualenv that `uv pip sync` rewrites.
+RUN python -m pip install --no-cache-dir --require-hashes --no-deps --target /home/airflow/uv \
+        -r requirements-uv.lock
+
+# requirements-runtime.lock is requirements.lock without the dev extra (no pytest, ruff,
+# schemathesis, playwright, mlflow), at the same versions: what the test suite ran with (numpy<2,
+# pandas<3, pyarrow<26 for whylogs among them). It decides every version, Airflow included. The
+# base image holds Airflow 3.3.2 resolved against Airflow's own constraints together with some
+# thirty providers and their dependencies. Installing the lock on top (`pip install -r`) would
+# downgrade shared libraries under those providers and leave them running versions nobody
+# tested; Airflow's constraints approach does not apply because the lock, not the constraints
+# file, must win. `uv pip sync` into the image's virtualenv makes the environment exactly the
+# lock: pinned versions in, everything else out.
 RUN /home/airflow/uv/bin/uv pip sync --python "${VIRTUAL_ENV}/bin/python" --no-cache \
-        --compile-bytecode requirements.lock
+        --require-hashes --compile-bytecode requirements-runtime.lock
 
 # driftloop and its provider, editable: Airflow imports, and `bentoml build` in the train DAG's
 # package step packs, the same files that sit in /opt/driftloop.

@@ -25,6 +25,10 @@ class SourceUnavailable(DataSourceError):
     """A source that may come back (a database that cannot be reached): worth retrying."""
 
 
+class PathNotAllowed(DataSourceError):
+    """A path named at run time lies outside the landing zone and the ingest roots."""
+
+
 class EmptyBatch(DriftloopError):
     """A scheduled data interval holds no rows: nothing to ingest."""
 
@@ -53,6 +57,10 @@ class NothingToCommit(VersioningError):
     """The branch has no uncommitted changes."""
 
 
+class ObjectCorrupt(VersioningError):
+    """An object's stored bytes no longer match the hash they were stored under."""
+
+
 class MergeConflict(VersioningError):
     """Both sides of a merge changed the same paths."""
 
@@ -70,6 +78,10 @@ class TrainingError(DriftloopError):
 
 class SchemaMismatch(TrainingError):
     """Columns or values do not match the dataset spec, or the spec no longer fits a model."""
+
+
+class UnpublishedData(TrainingError):
+    """The data to train on is not on the main branch (a quarantined or unmerged ref)."""
 
 
 class ArtifactCorrupt(DriftloopError):

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from airflow.sdk import DAG, Param
 from examples.affordability import AffordabilityFeaturesOperator
 
+from driftloop_provider.defaults import task_timeout
 from driftloop_provider.ingest import (
     PublishBatchOperator,
     StageBatchOperator,
@@ -29,6 +30,7 @@ with DAG(
     catchup=False,
     is_paused_upon_creation=True,
     tags=["driftloop", "example"],
+    default_args={"execution_timeout": task_timeout()},
     params={"path": Param(type="string", title="CSV file of applications to ingest")},
     doc_md=__doc__,
 ) as dag:

@@ -4,7 +4,7 @@
 # Stops the start with an error when a password secret is missing, rather than create a role
 # nobody can log in as.
 
-for name in airflow_db_password registry_db_password lakefs_db_password; do
+for name in airflow_db_password registry_db_password serving_registry_db_password lakefs_db_password; do
     if [ ! -s "/run/secrets/$name" ]; then
         echo "initdb: the secret $name is missing or empty (run docker/secrets/make-secrets.sh)" >&2
         exit 1

@@ -52,6 +52,7 @@ value() {
 keep postgres_password hex 24
 keep airflow_db_password hex 24
 keep registry_db_password hex 24
+keep serving_registry_db_password hex 24
 keep lakefs_db_password hex 24
 keep redis_password hex 24
 keep airflow_fernet_key fernet_key
@@ -64,6 +65,11 @@ keep s3_secret_access_key hex 20
 keep driftloop_lakefs__access_key_id access_key_id
 keep driftloop_lakefs__secret_access_key hex 20
 keep driftloop_serving_token hex 32
+# The service's own lakeFS keys. lakeFS Community has a single user, so they start as a copy of
+# the admin keys; with lakeFS Enterprise, write the keys of the service's user (its policy is in
+# docker/README.md) into these two files: they are kept from then on.
+keep serving_lakefs__access_key_id value driftloop_lakefs__access_key_id
+keep serving_lakefs__secret_access_key value driftloop_lakefs__secret_access_key
 
 put airflow_db_url \
     "postgresql+psycopg2://airflow:$(value airflow_db_password)@postgres:5432/airflow"
@@ -73,6 +79,9 @@ put airflow_celery_broker_url "redis://:$(value redis_password)@redis:6379/0"
 put airflow_flower_basic_auth "flower:$(value airflow_flower_password)"
 put driftloop_registry_url \
     "postgresql+psycopg2://driftloop:$(value registry_db_password)@postgres:5432/driftloop_registry"
+# The service reads the registry as driftloop_serving: SELECT only (postgres/registry-reader.sql).
+put serving_registry_url \
+    "postgresql+psycopg2://driftloop_serving:$(value serving_registry_db_password)@postgres:5432/driftloop_registry"
 
 put redis.conf "# Redis as Celery's broker: password required, nothing kept on disk.
 requirepass $(value redis_password)

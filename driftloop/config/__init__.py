@@ -15,12 +15,13 @@ import os
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -40,6 +41,15 @@ class LakeFSSettings(BaseModel):
     storage_namespace: str | None = Field(
         default=None,
         description="Storage namespace for a new repository, e.g. s3://bucket/driftloop",
+    )
+    timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Deadline of each request to lakeFS (connect and answer)"
+    )
+    retries: int = Field(
+        default=3,
+        ge=0,
+        description="Retries, with exponential backoff, of a request that could not connect, "
+        "and of a read that timed out or got 429 or 5xx (never of a commit or merge)",
     )
 
 
@@ -77,6 +87,11 @@ class Settings(BaseSettings):
         description="Folder where source files land, ${DRIFTLOOP_LANDING_DIR} in a spec's path "
         "(default: <home>/landing); shared by every worker of a distributed deployment",
     )
+    ingest_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders besides the landing zone that a file named at run time (the "
+        "ingest DAG's 'path') may be in; in the environment separated by ':' (os.pathsep)",
+    )
     project_dir: Path = Field(
         default_factory=Path.cwd, description="Folder holding expectations/ and dags/"
     )
@@ -96,6 +111,12 @@ class Settings(BaseSettings):
         default=None, description="Airflow connection of the lakeFS server (overrides lakefs.*)"
     )
     airflow_port: int = Field(default=8080, description="Port of the local Airflow api-server")
+    task_timeout_minutes: float = Field(
+        default=60.0,
+        gt=0,
+        description="execution_timeout of every task of driftloop's DAGs unless it sets its own "
+        "(train: 2 h; the approval's wait for a person: 2 days); read when a DAG is parsed",
+    )
     registry_url: str | None = None
     registry_conn_id: str | None = Field(
         default=None, description="Airflow connection holding the registry URL (overrides it)"
@@ -112,6 +133,15 @@ class Settings(BaseSettings):
     serving_token: SecretStr | None = Field(
         default=None, description="Bearer token required by every endpoint but the health ones"
     )
+    serving_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of /metadata/full (lineage, watcher state); unset: closed",
+    )
+    serving_max_concurrency: int = Field(
+        default=64,
+        ge=1,
+        description="Requests in flight per service worker; more get 503 with Retry-After",
+    )
     serving_poll_seconds: float = Field(
         default=2.0, ge=0, description="How often the service checks the champion alias; 0: never"
     )
@@ -121,6 +151,25 @@ class Settings(BaseSettings):
     serving_profile_max_rows: int = Field(
         default=2000, ge=1, description="Rows profiled per interval and worker; more are sampled"
     )
+
+    @field_validator("serving_admin_token")
+    @classmethod
+    def _admin_token_differs(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """The admin token would open the lineage to every client if it were theirs too."""
+        client = info.data.get("serving_token")
+        if value is not None and client is not None and value == client:
+            raise ValueError("serving_admin_token must differ from serving_token")
+        return value
+
+    @field_validator("ingest_roots", mode="before")
+    @classmethod
+    def _split_roots(cls, value: object) -> object:
+        """``a:b`` from the environment; a list from ``driftloop.yaml``."""
+        if isinstance(value, str):
+            return [part for part in value.split(os.pathsep) if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(
@@ -178,6 +227,16 @@ class Settings(BaseSettings):
         if self.landing is None:
             return self.home_dir / "landing"
         return self._in_project(self.landing)
+
+    @property
+    def ingest_root_dirs(self) -> list[Path]:
+        """Where a file named at run time may be: the landing zone, then ``ingest_roots``.
+
+        Each is absolute (a relative root is taken from ``project_dir``) with its symlinks
+        resolved, as the paths checked against them are.
+        """
+        roots = [self.landing_dir, *(self._in_project(root) for root in self.ingest_roots)]
+        return [root.resolve() for root in roots]
 
     def _in_project(self, folder: Path) -> Path:
         """``folder`` as given when absolute, else taken from ``project_dir``."""

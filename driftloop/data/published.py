@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -16,7 +17,22 @@ if TYPE_CHECKING:
 
 def data_prefix(spec: DatasetSpec) -> str:
     """The folder every published batch of the dataset lives in."""
-    return f"data/{spec.name}/"
+    return _folder(spec.name)
+
+
+def _folder(dataset: str) -> str:
+    return f"data/{dataset}/"
+
+
+def names_batch_of(metadata: Mapping[str, str], dataset: str) -> bool:
+    """Whether a commit's metadata names a batch of ``dataset``.
+
+    Batch keys are unique within a dataset only. Ingest commits record their ``dataset``; a
+    publish commit made before they did is told by its batch's ``path``.
+    """
+    if "dataset" in metadata:
+        return metadata["dataset"] == dataset
+    return metadata.get("path", "").startswith(_folder(dataset))
 
 
 def read_published(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.DataFrame:

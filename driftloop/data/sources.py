@@ -13,8 +13,10 @@ import csv
 import glob
 import io
 import json
+import math
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,9 +30,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from driftloop.data.roots import literal_folder, require_inside
+from driftloop.data.urls import url_secrets
 from driftloop.exceptions import DataSourceError, SourceUnavailable, SpecError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from driftloop.spec import SourceSpec
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
@@ -40,6 +46,10 @@ _SCAN_BLOCK = 1 << 20
 _REENCODE = "CSV files must be UTF-8, so re-encode it (for example from Latin-1 or cp1252)"
 # Asking pyarrow for a column no CSV has keeps its scan to splitting rows into fields.
 _NO_COLUMN = "\x00driftloop: no column"
+CONNECT_TIMEOUT_SECONDS = 10.0
+QUERY_TIMEOUT_SECONDS = 600.0
+# PostgreSQL's query_canceled, which a statement past statement_timeout gets.
+_PG_QUERY_CANCELED = "57014"
 
 
 @dataclass(frozen=True)
@@ -351,7 +361,11 @@ def _interval_needs_event_time(source: str) -> SpecError:
 
 
 class FileSource:
-    """CSV or Parquet files matching a path or glob, read in sorted order and concatenated."""
+    """CSV or Parquet files matching a path or glob, read in sorted order and concatenated.
+
+    With ``roots``, the path or glob and each of its matches must lie in one of those
+    (resolved) folders, or nothing is listed or read (see :mod:`driftloop.data.roots`).
+    """
 
     def __init__(
         self,
@@ -359,10 +373,12 @@ class FileSource:
         *,
         format: str | None = None,
         event_time_column: str | None = None,
+        roots: Sequence[Path] | None = None,
     ) -> None:
         self.pattern = str(path_or_glob)
         self.format = format
         self.event_time_column = event_time_column
+        self.roots = roots
 
     def describe(self) -> str:
         """Return the path or glob."""
@@ -373,14 +389,25 @@ class FileSource:
         return [("file", str(path.resolve())) for path in self.paths()]
 
     def paths(self) -> list[Path]:
-        """List the files matching the pattern, sorted.
+        """List the files matching the pattern, sorted (resolved, when confined to ``roots``).
 
         Raises:
+            PathNotAllowed: the pattern's folder or a match lies outside ``roots``.
             DataSourceError: no file matches.
 
         """
-        matches = glob.glob(os.path.expanduser(self.pattern), recursive=True)
+        pattern = os.path.expanduser(self.pattern)
+        if self.roots is not None:
+            require_inside(literal_folder(pattern), self.roots, named=repr(self.pattern))
+        matches = glob.glob(pattern, recursive=True)
         paths = sorted(Path(match) for match in matches if Path(match).is_file())
+        if self.roots is not None:
+            paths = sorted(
+                require_inside(
+                    path, self.roots, named=f"{str(path)!r} (a match of {self.pattern!r})"
+                )
+                for path in paths
+            )
         if not paths:
             raise DataSourceError(f"no files match {self.pattern!r}")
         return paths
@@ -415,7 +442,15 @@ class FileSource:
 
 
 class SqlSource:
-    """A table or query in a database reached through an SQLAlchemy URL."""
+    """A table or query in a database reached through an SQLAlchemy URL.
+
+    Connecting gives up after ``connect_timeout_seconds`` (PostgreSQL through psycopg or
+    psycopg2, MySQL and MariaDB through PyMySQL or mysqlclient), and a read after
+    ``query_timeout_seconds``: PostgreSQL cancels the statement (``statement_timeout``, which
+    counts waiting for a lock), MySQL and MariaDB stop waiting for the server
+    (``read_timeout``), SQLite stops waiting for a lock. Other databases get no deadline from
+    driftloop. Either way the task's own deadline (``task_timeout_minutes``) still holds.
+    """
 
     def __init__(
         self,
@@ -424,6 +459,8 @@ class SqlSource:
         table: str | None = None,
         query: str | None = None,
         event_time_column: str | None = None,
+        connect_timeout_seconds: float | None = None,
+        query_timeout_seconds: float | None = None,
     ) -> None:
         if (table is None) == (query is None):
             raise SpecError("an SQL source needs exactly one of 'table' or 'query'")
@@ -431,6 +468,8 @@ class SqlSource:
         self.table = table
         self.query = query
         self.event_time_column = event_time_column
+        self.connect_timeout_seconds = connect_timeout_seconds or CONNECT_TIMEOUT_SECONDS
+        self.query_timeout_seconds = query_timeout_seconds or QUERY_TIMEOUT_SECONDS
 
     def describe(self) -> str:
         """Return the URL (password masked) and the table or the query."""
@@ -456,7 +495,8 @@ class SqlSource:
         ``:start`` and ``:end`` parameters. The event-time column is returned as UTC timestamps.
 
         Raises:
-            SourceUnavailable: the database cannot be reached, or the connection dropped.
+            SourceUnavailable: the database cannot be reached, the connection dropped, or the
+                read ran past ``query_timeout_seconds``.
             DataSourceError: the URL is invalid, the table does not exist, the query fails, or
                 its result lacks the event-time column.
             SpecError: ``interval`` is given but the table has no event-time column or the query
@@ -465,7 +505,8 @@ class SqlSource:
         """
         statement, params = self._statement(interval)
         try:
-            engine = sa.create_engine(self.url)
+            deadlines = self._deadline_args()
+            engine = sa.create_engine(self.url, connect_args=deadlines)
         except (ArgumentError, NoSuchModuleError, ImportError) as exc:
             raise DataSourceError(
                 f"cannot use database URL {_display_url(self.url)}: {self._mask(str(exc))}"
@@ -474,17 +515,31 @@ class SqlSource:
             try:
                 connection = engine.connect()
             except SQLAlchemyError as exc:
+                deadline = (
+                    f" (deadline {deadlines['connect_timeout']:g} s, "
+                    "source.connect_timeout_seconds)"
+                    if "connect_timeout" in deadlines
+                    else ""
+                )
                 raise SourceUnavailable(
-                    f"cannot connect to {self.describe()}: {self._reason(exc)}"
+                    f"cannot connect to {self.describe()}{deadline}: {self._reason(exc)}"
                 ) from exc
             with connection:
                 if connection.dialect.name == "postgresql":
                     # Naive timestamps mean UTC in driftloop, also when compared with the interval.
                     connection.exec_driver_sql("SET TIME ZONE 'UTC'")
+                    milliseconds = max(1, round(self.query_timeout_seconds * 1000))
+                    connection.exec_driver_sql(f"SET statement_timeout = {milliseconds}")
                 if self.table is not None:
                     self._check_table(connection)
                 frame = pd.read_sql_query(statement, connection, params=params)
         except DBAPIError as exc:
+            if _timed_out(exc):
+                raise SourceUnavailable(
+                    f"cannot read {self.describe()}: no result within "
+                    f"{self.query_timeout_seconds:g} s (source.query_timeout_seconds): "
+                    f"{self._reason(exc)}"
+                ) from exc
             error = SourceUnavailable if exc.connection_invalidated else DataSourceError
             raise error(f"cannot read {self.describe()}: {self._reason(exc)}") from exc
         except SQLAlchemyError as exc:
@@ -540,11 +595,40 @@ class SqlSource:
         return self._mask(" ".join(str(getattr(exc, "orig", None) or exc).split()))
 
     def _mask(self, message: str) -> str:
+        for secret in url_secrets(self.url):
+            message = message.replace(secret, "***")
+        return _mask_unparsed(message)
+
+    def _deadline_args(self) -> dict[str, float]:
+        """The driver's arguments that bound connecting and reading (see the class)."""
         try:
-            password = make_url(self.url).password
+            url = make_url(self.url)
         except ArgumentError:
-            return _mask_unparsed(message)
-        return message.replace(str(password), "***") if password else message
+            return {}  # create_engine reports the URL
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        args: dict[str, float] = {}
+        if backend == "postgresql" and driver in {"psycopg2", "psycopg"}:
+            # libpq takes whole seconds, and waits 2 s for less.
+            args = {"connect_timeout": max(2, math.ceil(self.connect_timeout_seconds))}
+        elif backend in {"mysql", "mariadb"} and driver in {"pymysql", "mysqldb"}:
+            args = {
+                "connect_timeout": math.ceil(self.connect_timeout_seconds),
+                "read_timeout": math.ceil(self.query_timeout_seconds),
+            }
+        elif backend == "sqlite" and driver == "pysqlite":
+            args = {"timeout": self.query_timeout_seconds}
+        # A deadline written in the URL's query wins.
+        return {name: value for name, value in args.items() if name not in url.query}
+
+
+def _timed_out(exc: DBAPIError) -> bool:
+    """Whether the database gave up on the read at its deadline (PostgreSQL, SQLite)."""
+    error = exc.orig
+    # psycopg names the state sqlstate, psycopg2 pgcode.
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state == _PG_QUERY_CANCELED or getattr(error, "sqlite_errorcode", None) == (
+        sqlite3.SQLITE_BUSY
+    )
 
 
 def _display_url(url: str) -> str:
@@ -587,7 +671,12 @@ def open_source(spec: SourceSpec, *, event_time_column: str | None) -> Source:
     if spec.kind == "file":
         return FileSource(str(spec.path), format=spec.format, event_time_column=event_time_column)
     return SqlSource(
-        str(spec.url), table=spec.table, query=spec.query, event_time_column=event_time_column
+        str(spec.url),
+        table=spec.table,
+        query=spec.query,
+        event_time_column=event_time_column,
+        connect_timeout_seconds=spec.connect_timeout_seconds,
+        query_timeout_seconds=spec.query_timeout_seconds,
     )
 
 

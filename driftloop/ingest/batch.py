@@ -1,7 +1,9 @@
 """What names a batch: its key, branch and paths, its Parquet bytes, and the staged record.
 
 A batch is keyed by its data interval, or for one file by the hash of its conformed bytes, so
-re-running it writes the same bytes to the same place.
+re-running it writes the same bytes to the same place. A key is unique within its dataset
+only: the branch, the quarantine note and the data path all name the dataset too, so two
+datasets ingesting the same interval never touch each other's batch.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ QUARANTINE_PREFIX = "quarantine/"
 
 
 def batch_key(*, interval: Interval | None = None, file_bytes: bytes | None = None) -> str:
-    """Stable name of a batch: its interval start, or a content hash for a single file."""
+    """Stable name of a batch within its dataset: its interval start, or a file's content hash."""
     if interval is not None:
         return interval.start.strftime("%Y-%m-%dT%H%MZ")
     if file_bytes is None:
@@ -36,9 +38,20 @@ INGEST_PREFIX = "ingest-"
 """Every ingest branch's name starts so."""
 
 
-def ingest_branch(key: str) -> str:
-    """The branch a batch is staged on (lakeFS branch ids allow no ``/``)."""
-    return f"{INGEST_PREFIX}{key}"
+def ingest_prefix(dataset: str) -> str:
+    """How the names of a dataset's ingest branches start: ``ingest-<dataset>-``."""
+    return f"{INGEST_PREFIX}{dataset}-"
+
+
+def ingest_branch(dataset: str, key: str) -> str:
+    """The branch a batch is staged on: ``ingest-<dataset>-<key>``.
+
+    lakeFS branch ids allow no ``/``, so a ``-`` joins the parts (the spec keeps a dataset
+    name to what a branch id may hold). Names cannot collide although a dataset name may
+    hold a ``-``: no key is another key's tail after a ``-`` (keys are ``2026-01-01T0000Z``
+    or ``file-<12 hex digits>``), so dataset ``a`` and dataset ``a-b`` never share a branch.
+    """
+    return f"{ingest_prefix(dataset)}{key}"
 
 
 def data_path(spec: DatasetSpec, key: str) -> str:
@@ -46,9 +59,9 @@ def data_path(spec: DatasetSpec, key: str) -> str:
     return f"{data_prefix(spec)}{key}.parquet"
 
 
-def quarantine_path(key: str) -> str:
-    """Where the reasons for rejecting a batch are kept on its branch."""
-    return f"{QUARANTINE_PREFIX}{key}.json"
+def quarantine_object(dataset: str, key: str, suffix: str = ".json") -> str:
+    """Where a rejected batch's note (``.json``), GX result and page are kept on its branch."""
+    return f"{QUARANTINE_PREFIX}{dataset}/{key}{suffix}"
 
 
 def batch_bytes(frame: pd.DataFrame, spec: DatasetSpec) -> bytes:
@@ -69,6 +82,7 @@ def file_batch_key(path: str, spec: DatasetSpec) -> str:
 class StagedBatch:
     """A batch committed on its ingest branch, waiting for validation."""
 
+    dataset: str
     key: str
     branch: str
     path: str

@@ -1,8 +1,8 @@
 """Write-audit-publish for one batch: stage it on its own branch, validate it, merge it to main.
 
 Each function is one Airflow task's work. They are idempotent: a batch is keyed by its
-data interval (or by its file's content), so re-running gives the same branch, the same
-object and, once published, no second commit on ``main``.
+dataset and its data interval (or its file's content), so re-running gives the same branch,
+the same object and, once published, no second commit on ``main``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from driftloop.data.sources import (
     open_source,
     read_parquet_bytes,
 )
+from driftloop.data.urls import substitute_url, url_secrets
 from driftloop.exceptions import EmptyBatch
 from driftloop.ingest.batch import (
     StagedBatch,
@@ -27,7 +28,7 @@ from driftloop.ingest.batch import (
     batch_key,
     data_path,
     ingest_branch,
-    quarantine_path,
+    quarantine_object,
 )
 from driftloop.ingest.quarantine import quarantine_batch
 from driftloop.lineage import code_version
@@ -42,7 +43,8 @@ def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
     """Expand ``${VARS}`` and anchor relative paths at the project.
 
     ``DRIFTLOOP_HOME`` and ``DRIFTLOOP_LANDING_DIR`` come from the settings, others from the
-    environment.
+    environment. In a URL, values go in percent-encoded
+    (:func:`~driftloop.data.urls.substitute_url`), so a password may hold ``@``, ``/`` or ``:``.
     """
     variables = {
         **os.environ,
@@ -54,8 +56,28 @@ def resolve_source(source: SourceSpec, settings: Settings) -> SourceSpec:
         path = Path(Template(source.path).safe_substitute(variables))
         update["path"] = str(path if path.is_absolute() else settings.project_dir / path)
     if source.url:
-        update["url"] = Template(source.url).safe_substitute(variables)
+        update["url"] = substitute_url(source.url, variables)
     return source.model_copy(update=update)
+
+
+def source_secrets(source: SourceSpec, settings: Settings) -> list[str]:
+    """What to mask wherever the resolved source might show: its URL's password, both forms.
+
+    The source's own messages and :meth:`~driftloop.data.sources.Source.describe` mask it
+    already; this is for a log that could show more (the operator registers them with
+    Airflow's secrets masker).
+    """
+    return url_secrets(resolve_source(source, settings).url or "")
+
+
+def given_file(path: str, settings: Settings) -> FileSource:
+    """A file or glob named at run time, read only inside the landing zone and ingest roots.
+
+    A relative path is taken from the landing zone. Unlike the spec's own source, written by
+    the project's owner, such a path comes from whoever may trigger a run.
+    """
+    anchored = Path(path) if Path(path).is_absolute() else settings.landing_dir / path
+    return FileSource(anchored, event_time_column=None, roots=settings.ingest_root_dirs)
 
 
 def stage_batch(
@@ -69,15 +91,17 @@ def stage_batch(
 ) -> StagedBatch:
     """Extract one batch and commit it as Parquet on its own ingest branch.
 
-    Reads ``path`` when given (one file), otherwise the spec's source for ``interval``.
+    Reads ``path`` when given (one file, see :func:`given_file`), otherwise the spec's source
+    for ``interval``.
 
     Raises:
         EmptyBatch: the interval holds no rows.
+        PathNotAllowed: ``path`` lies outside the landing zone and the ingest roots.
         DataSourceError: the source could not be read.
         VersioningError: the store failed.
     """
     source = (
-        FileSource(path, event_time_column=None)
+        given_file(path, settings)
         if path
         else open_source(
             resolve_source(spec.source, settings), event_time_column=spec.event_time_column
@@ -88,9 +112,10 @@ def stage_batch(
         raise EmptyBatch(f"{source.describe()} has no rows in {interval}")
     data = batch_bytes(frame, spec)
     key = batch_key(interval=None if path else interval, file_bytes=data if path else None)
-    branch, object_path = ingest_branch(key), data_path(spec, key)
+    branch, object_path = ingest_branch(spec.name, key), data_path(spec, key)
 
     metadata = {
+        "dataset": spec.name,
         "source": source.describe(),
         "rows": str(len(frame)),
         "airflow_run_id": run_id,
@@ -112,8 +137,9 @@ def stage_batch(
     ) as tx:
         if tx.write_if_changed(object_path, data):
             # New data deserves a fresh verdict: the old quarantine note no longer applies.
-            tx.delete(quarantine_path(key), missing_ok=True)
+            tx.delete(quarantine_object(spec.name, key), missing_ok=True)
     return StagedBatch(
+        dataset=spec.name,
         key=key,
         branch=branch,
         path=object_path,
@@ -132,9 +158,9 @@ def validate_batch(
     """Validate a staged batch with the dataset's GX suite; quarantine it when it fails.
 
     This is the one place that decides: a failed batch's reasons, GX result and Data Docs
-    page are committed to its branch (``quarantine/<key>.json``), which stays as quarantine,
-    and ``main`` is untouched. The report says which way it went (``report.success``);
-    :meth:`ValidationReport.describe` words it.
+    page are committed to its branch (``quarantine/<dataset>/<key>.json``), which stays as
+    quarantine, and ``main`` is untouched. The report says which way it went
+    (``report.success``); :meth:`ValidationReport.describe` words it.
     """
     frame = read_parquet_bytes(store.read_object(batch.commit_id, batch.path), label=batch.path)
     report = validate_frame(
@@ -169,6 +195,7 @@ def publish_batch(
     Re-publishing a batch that is already on main writes nothing and returns main's head.
     """
     metadata = {
+        "dataset": batch.dataset,
         "source": batch.source,
         "rows": str(batch.rows),
         "batch": batch.key,
@@ -185,7 +212,10 @@ def publish_batch(
             "interval_end": str(batch.interval_end),
         }
     head = store.merge(
-        batch.commit_id, settings.main_branch, f"Publish batch {batch.key}", metadata
+        batch.commit_id,
+        settings.main_branch,
+        f"Publish batch {batch.key} of {batch.dataset}",
+        metadata,
     )
     if store.branch_exists(batch.branch):
         store.delete_branch(batch.branch)

@@ -19,6 +19,7 @@ from pathlib import Path
 from driftloop import __version__
 from driftloop.config import Settings
 from driftloop.exceptions import ConfigError
+from driftloop.launcher import processes
 from driftloop.lineage import CODE_VERSION_ENV, code_version
 
 
@@ -139,9 +140,7 @@ def run_dag_once(
 def _run(
     command: list[str], settings: Settings, *, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        command, env=airflow_env(settings), capture_output=True, text=True, check=False
-    )
+    result = processes.run(command, env=airflow_env(settings), capture=True)
     if check and result.returncode != 0:
         raise ConfigError(
             f"`{' '.join(command[1:])}` failed with exit code {result.returncode}:\n"

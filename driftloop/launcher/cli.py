@@ -12,6 +12,7 @@ from driftloop.config import Settings, get_settings
 from driftloop.config.promotion import CHAMPION, PROMOTION_MODES
 from driftloop.exceptions import DriftloopError
 from driftloop.launcher.airflow import airflow_home
+from driftloop.launcher.processes import Interrupted, interruptible
 
 
 def _init(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,7 +121,11 @@ def _train(args: argparse.Namespace, settings: Settings) -> int:
     from driftloop.launcher import models as model_commands
 
     return model_commands.train(
-        settings, reason=args.reason, data_ref=args.data_ref, mode=args.mode
+        settings,
+        reason=args.reason,
+        data_ref=args.data_ref,
+        mode=args.mode,
+        allow_unpublished_data=args.allow_unpublished_data,
     )
 
 
@@ -165,19 +170,27 @@ def _up(args: argparse.Namespace, settings: Settings) -> int:
 
     logins, fresh = stack_logins(settings)
     stack = AirflowStack(settings).start()
-    stack.wait_for_dags(*DAG_IDS)
-    for dag_id in DAG_IDS:
-        stack.unpause(dag_id)
+    # Left running once up (`driftloop down` stops it); a failed or interrupted start is not.
+    try:
+        stack.wait_for_dags(*DAG_IDS)
+        for dag_id in DAG_IDS:
+            stack.unpause(dag_id)
+        serving = _has_champion(settings)
+        if serving:
+            from driftloop.launcher.service import start_service
+
+            service = start_service(settings)
+            stack.processes["service"] = service
+            stack.record_pid("service", service.pid)
+    except BaseException:
+        stack.stop()
+        raise
     print(f"Airflow UI: {stack.base_url} (bound to 127.0.0.1)")
     if fresh:
         for user, password in logins.items():
             print(f"  log in as {user} / {password}")
     print(f"  passwords: {passwords_file(settings)} (mode 0600); admin edits, viewer reads")
-    if _has_champion(settings):
-        from driftloop.launcher.service import start_service
-
-        service = start_service(settings)
-        stack.record_pid("service", service.pid)
+    if serving:
         print(f"endpoint: http://127.0.0.1:{settings.serving_port}/predict (the champion)")
     else:
         print("no champion yet: train one (`driftloop train`), then `driftloop serve`")
@@ -205,6 +218,25 @@ def _registry_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     registry.upgrade()
     print(f"registry schema at revision {registry.schema_revision()} ({registry.url})")
     return 0
+
+
+def _store_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from driftloop.versioning.factory import open_store
+    from driftloop.versioning.local import LocalVersionStore
+
+    store = open_store(settings)
+    if not isinstance(store, LocalVersionStore):
+        print(
+            "`store verify` checks the local store only; "
+            f"versioning_backend is {settings.versioning_backend!r}",
+            file=sys.stderr,
+        )
+        return 2
+    check = store.verify()
+    for damaged in check.damaged:
+        print(damaged.describe())
+    print(check.summary())
+    return 0 if check.ok else 1
 
 
 def _down(args: argparse.Namespace, settings: Settings) -> int:
@@ -277,7 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="run the driftloop_train DAG through Airflow")
     train.add_argument("--reason", default="manual", help="why retrain (kept in the run)")
-    train.add_argument("--data-ref", default="main", help="branch or commit to train on")
+    train.add_argument(
+        "--data-ref", default="main", help="branch or commit to train on (on main by default)"
+    )
+    train.add_argument(
+        "--allow-unpublished-data",
+        action="store_true",
+        help="train on a ref not on main (e.g. a quarantined batch's branch); the version "
+        "is marked so in its lineage and never promoted automatically",
+    )
     train.add_argument(
         "--mode",
         choices=PROMOTION_MODES,
@@ -305,14 +345,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser("down", help="stop what `up` started").set_defaults(func=_down)
 
+    _add_upkeep_parsers(sub)
+    _add_models_parser(sub)
+    return parser
+
+
+def _add_upkeep_parsers(sub: argparse._SubParsersAction) -> None:
+    """The stores' upkeep: ``driftloop registry upgrade`` and ``driftloop store verify``."""
     registry = sub.add_parser("registry", help="the model registry's database")
     registry_sub = registry.add_subparsers(dest="registry_command", required=True)
     registry_sub.add_parser(
         "upgrade", help="apply the registry's pending migrations (safe from many processes)"
     ).set_defaults(func=_registry_upgrade)
 
-    _add_models_parser(sub)
-    return parser
+    store = sub.add_parser("store", help="the versioned data store")
+    store_sub = store.add_subparsers(dest="store_command", required=True)
+    store_sub.add_parser(
+        "verify",
+        help="hash every object reachable from every branch (local store); exit 1 if any is "
+        "missing or corrupt",
+    ).set_defaults(func=_store_verify)
 
 
 def _add_contract_parser(sub: argparse._SubParsersAction) -> None:
@@ -408,10 +460,18 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``driftloop`` command."""
+    """Entry point of the ``driftloop`` command.
+
+    SIGTERM and SIGINT stop what the command started (``driftloop.launcher.processes``);
+    it then returns ``128 + signal``.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args, get_settings())
+        with interruptible():
+            return args.func(args, get_settings())
+    except Interrupted as exc:
+        print(f"driftloop: {exc}", file=sys.stderr)
+        return exc.exit_code
     except DriftloopError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

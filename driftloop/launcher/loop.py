@@ -12,9 +12,6 @@ on, is shared with the loop on a user's own table (:mod:`driftloop.launcher.own_
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION
 from driftloop.launcher.models import model_name
+from driftloop.launcher.processes import stop_trees
 from driftloop.launcher.service import start_service
 from driftloop.launcher.stack import AirflowStack, StackError
 
@@ -137,15 +135,19 @@ def sample_records(path: Path, target: str, count: int) -> list[dict[str, Any]]:
     return json.loads(frame.drop(columns=[target]).to_json(orient="records"))
 
 
-def published_warnings(settings: Settings, key: str) -> list[dict[str, Any]]:
-    """The validation warnings in the publish commit of batch ``key`` on main (none if absent)."""
+def published_warnings(settings: Settings, dataset: str, key: str) -> list[dict[str, Any]]:
+    """The validation warnings in the publish commit of ``dataset``'s batch ``key`` on main.
+
+    None if there is no such commit.
+    """
+    from driftloop.data.published import names_batch_of
     from driftloop.versioning.factory import open_store
 
     published = next(
         (
             commit
             for commit in open_store(settings).log(settings.main_branch)
-            if commit.metadata.get("batch") == key
+            if commit.metadata.get("batch") == key and names_batch_of(commit.metadata, dataset)
         ),
         None,
     )
@@ -204,10 +206,11 @@ def run_loop(
         later_records=sample_records(_day_file(settings, days[-1]), TARGET, 1),
         say=say,
     )
+    dataset = model_name(settings)  # the spec's name: its model's and its batches'
     for day in days:
         if report.ingested[day.isoformat()] == "success":
             key = batch_key(interval=day_interval(day))
-            report.warnings[day.isoformat()] = published_warnings(settings, key)
+            report.warnings[day.isoformat()] = published_warnings(settings, dataset, key)
     return report
 
 
@@ -269,7 +272,7 @@ def serve_through_drift(
         report.served_versions.append(answer["model_version"])
         say(f"the service now answers with version {report.served_versions[-1]}")
     finally:
-        _stop(service)
+        stop_trees(service)
 
 
 def _day_file(settings: Settings, day: date) -> Path:
@@ -304,11 +307,3 @@ def _champion(settings: Settings) -> int | None:
         model_name(settings), CHAMPION
     )
     return champion.version if champion else None
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(process.pid, signal.SIGKILL)

@@ -32,12 +32,27 @@ def model_name(settings: Settings) -> str:
     return load_spec(settings.dataset_spec_path).name
 
 
-def train(settings: Settings, *, reason: str, data_ref: str, mode: str) -> int:
-    """Run ``driftloop_train`` through Airflow; print the version and the promotion decision."""
+def train(
+    settings: Settings,
+    *,
+    reason: str,
+    data_ref: str,
+    mode: str,
+    allow_unpublished_data: bool = False,
+) -> int:
+    """Run ``driftloop_train`` through Airflow; print the version and the promotion decision.
+
+    ``data_ref`` must be on main unless ``allow_unpublished_data`` is set.
+    """
     from driftloop.launcher.airflow import ensure_airflow_db, run_dag_once
 
     ensure_airflow_db(settings)
-    conf = {"reason": reason, "data_ref": data_ref, "promotion_mode": mode}
+    conf = {
+        "reason": reason,
+        "data_ref": data_ref,
+        "promotion_mode": mode,
+        "allow_unpublished_data": allow_unpublished_data,
+    }
     outcome = run_dag_once(settings, "driftloop_train", conf=conf)
     registry = _registry(settings)
     model = model_name(settings)

@@ -183,7 +183,7 @@ def ingest_files(
             say(f"ingest {path.name}: NOT published; Airflow said:\n{outcome.output[-2000:]}")
             continue
         report.ingested[path.name] = "success"
-        warnings = published_warnings(settings, file_batch_key(str(path), spec))
+        warnings = published_warnings(settings, spec.name, file_batch_key(str(path), spec))
         report.warnings[path.name] = warnings
         say(f"ingest {path.name}: published with {describe_warnings(warnings)}")
 

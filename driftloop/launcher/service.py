@@ -1,8 +1,11 @@
-"""Start the BentoML service (``bentoml serve``) on the same homes and stores as the caller."""
+"""Start the BentoML service (``bentoml serve``) on the same homes and stores as the caller.
+
+Stopping ``driftloop serve`` (SIGTERM or SIGINT) stops BentoML's process manager and its
+workers with it (``driftloop.launcher.processes``).
+"""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 import urllib.error
@@ -11,8 +14,12 @@ from typing import TYPE_CHECKING
 
 from bento.environment import SERVICE, bentoml_env
 from driftloop.exceptions import DriftloopError
+from driftloop.launcher import processes
 
 if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
     from driftloop.config import Settings
 
 READY_TIMEOUT_SECONDS = 120
@@ -36,7 +43,10 @@ def serve_command(
 
 
 def serve(settings: Settings, port: int | None = None, *, bento: str | None = None) -> int:
-    """Serve in the foreground; return the exit code.
+    """Serve in the foreground until the service exits or driftloop is stopped.
+
+    Returns the service's exit code; :class:`~driftloop.launcher.processes.Interrupted`
+    goes on once the service and its workers have stopped.
 
     Args:
         settings: Where the registry, store and BentoML's home are.
@@ -44,29 +54,31 @@ def serve(settings: Settings, port: int | None = None, *, bento: str | None = No
         bento: A built Bento's tag to serve; default: the service from source.
     """
     command = serve_command(settings, port, bento)
-    return subprocess.run(
-        command, cwd=settings.project_dir, env=bentoml_env(settings), check=False
-    ).returncode
+    return processes.run(command, cwd=settings.project_dir, env=bentoml_env(settings)).returncode
 
 
 def start_service(settings: Settings) -> subprocess.Popen[bytes]:
     """Serve the champion in the background, in its own process group, once it is ready.
 
-    Its output goes to ``serving.log`` under driftloop's home.
+    Its output goes to ``serving.log`` under driftloop's home. If it is not ready (or
+    driftloop is interrupted first), it is stopped before the error goes on.
 
     Raises:
         DriftloopError: the service exited, or was not ready in two minutes.
     """
     log = settings.home_dir / "serving.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            serve_command(settings),
-            cwd=settings.project_dir,
-            env=bentoml_env(settings),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    process = processes.spawn(
+        serve_command(settings), cwd=settings.project_dir, env=bentoml_env(settings), output=log
+    )
+    try:
+        _wait_ready(process, settings, log)
+    except BaseException:
+        processes.stop_trees(process)
+        raise
+    return process
+
+
+def _wait_ready(process: subprocess.Popen[bytes], settings: Settings, log: Path) -> None:
     ready = f"http://127.0.0.1:{settings.serving_port}/readyz"
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
@@ -75,7 +87,7 @@ def start_service(settings: Settings) -> subprocess.Popen[bytes]:
         try:
             with urllib.request.urlopen(ready, timeout=5) as response:
                 if response.status == 200:
-                    return process
+                    return
         except (OSError, urllib.error.URLError):
             pass
         time.sleep(0.5)

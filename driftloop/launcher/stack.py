@@ -9,6 +9,10 @@ the environment (``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``, ``AIRFLOW__CELERY__BRO
 Airflow's simple auth manager with two logins, ``admin`` and ``viewer``, whose passwords are
 generated once into Airflow's home (mode 0600); the stack's own API calls log in as admin.
 Production uses another auth manager (``docs/deploy.md``).
+
+Each component runs in a session of its own and is stopped with its whole process tree
+(``driftloop.launcher.processes``); a start that fails or is interrupted stops what it
+started.
 """
 
 from __future__ import annotations
@@ -16,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +34,7 @@ from typing import Any
 from driftloop.config import Settings
 from driftloop.exceptions import DriftloopError
 from driftloop.launcher.airflow import airflow_command, airflow_env, airflow_home, ensure_airflow_db
+from driftloop.launcher.processes import run, spawn, stop_trees
 
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINISHED = {"success", "failed"}
@@ -150,6 +154,9 @@ class AirflowStack:
 
         With Celery workers, also wait until every worker answers a ping.
 
+        Whatever goes wrong on the way, an error or driftloop being interrupted, the
+        components already started are stopped before the exception goes on.
+
         Raises:
             StackError: a component exited, the Celery settings are missing, or the stack
                 was not healthy in time.
@@ -159,6 +166,14 @@ class AirflowStack:
         if missing:
             raise StackError(f"Celery workers need {', '.join(missing)} in the environment")
         ensure_airflow_db(self.settings)
+        try:
+            self._start_components(env, timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_components(self, env: dict[str, str], timeout: float) -> None:
         airflow = airflow_command()
         for name in COMPONENTS:
             command = [airflow, name]
@@ -180,15 +195,11 @@ class AirflowStack:
         self._wait_healthy(timeout)
         if self.workers:
             self._wait_for_workers(env, max(30.0, deadline - time.monotonic()))
-        return self
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str]) -> None:
         logs = airflow_home(self.settings) / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        with (logs / f"{name}.log").open("ab") as log:
-            self.processes[name] = subprocess.Popen(
-                command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.processes[name] = spawn(command, env=env, output=logs / f"{name}.log")
 
     def record_pid(self, name: str, pid: int) -> None:
         """Add a process (its group) for ``make down`` to stop with the stack."""
@@ -196,15 +207,8 @@ class AirflowStack:
         self.pid_file.write_text(json.dumps(pids | {name: pid}), encoding="utf-8")
 
     def stop(self) -> None:
-        """Stop every component (their whole process groups)."""
-        for process in self.processes.values():
-            _signal_group(process.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal_group(process.pid, signal.SIGKILL)
+        """Stop every component with its whole process tree, and wait until they end."""
+        stop_trees(*self.processes.values())
         self.pid_file.unlink(missing_ok=True)
 
     def __enter__(self) -> AirflowStack:
@@ -338,7 +342,6 @@ class AirflowStack:
             except (urllib.error.URLError, OSError, ValueError):
                 pass
             time.sleep(2)
-        self.stop()
         raise StackError(
             f"Airflow was not healthy within {timeout}s (last health: {last}); "
             f"logs in {airflow_home(self.settings) / 'logs'}"
@@ -352,12 +355,11 @@ class AirflowStack:
         answered: set[str] = set()
         while time.monotonic() < deadline:
             self._check_alive()
-            result = subprocess.run(ping, env=env, capture_output=True, text=True, check=False)
+            result = run(ping, env=env, capture=True)
             answered = _ping_answers(result.stdout)
             if nodes <= answered:
                 return
             time.sleep(2)
-        self.stop()
         raise StackError(f"Celery workers {sorted(nodes - answered)} did not answer in {timeout}s")
 
     def _check_alive(self) -> None:
@@ -370,12 +372,14 @@ class AirflowStack:
 
 
 def stop_recorded_stack(settings: Settings) -> bool:
-    """Stop a stack started by ``make up`` (from its pid file); say whether one was running."""
+    """Stop a stack started by ``make up`` (from its pid file) and wait until it has ended.
+
+    Returns whether one was recorded.
+    """
     pid_file = airflow_home(settings) / "stack.pids"
     if not pid_file.exists():
         return False
-    for pid in json.loads(pid_file.read_text(encoding="utf-8")).values():
-        _signal_group(pid, signal.SIGTERM)
+    stop_trees(*json.loads(pid_file.read_text(encoding="utf-8")).values())
     pid_file.unlink()
     return True
 
@@ -400,10 +404,3 @@ def _local_secret(settings: Settings, name: str) -> str:
         path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
         path.chmod(0o600)
     return path.read_text(encoding="utf-8").strip()
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

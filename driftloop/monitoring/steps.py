@@ -335,7 +335,7 @@ def profile_new_batches(
         return []
     from driftloop.data.sources import read_parquet_bytes
 
-    publications = _publications(store, commit, monitoring.batch_log_limit)
+    publications = _publications(store, spec.name, commit, monitoring.batch_log_limit)
     written = []
     for key in missing:
         path = published[key]
@@ -596,11 +596,18 @@ def _profiled_batches(store: VersionStore, dataset: str, branch: str) -> set[str
     return {o.path.removeprefix(prefix).removesuffix(".bin") for o in listed}
 
 
-def _publications(store: VersionStore, ref: str, limit: int) -> dict[str, dict[str, str]]:
-    """The metadata of the newest commit naming each batch: the merge that published it."""
+def _publications(
+    store: VersionStore, dataset: str, ref: str, limit: int
+) -> dict[str, dict[str, str]]:
+    """The metadata of the newest commit naming each batch of ``dataset``: its publish merge.
+
+    Another dataset's batch of the same interval has the same key, so its commits are skipped.
+    """
+    from driftloop.data.published import names_batch_of
+
     publications: dict[str, dict[str, str]] = {}
     for commit in store.log(ref, limit=limit):
-        if "batch" in commit.metadata:
+        if "batch" in commit.metadata and names_batch_of(commit.metadata, dataset):
             publications.setdefault(commit.metadata["batch"], commit.metadata)
     return publications
 

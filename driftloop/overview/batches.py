@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from driftloop.data.published import names_batch_of
 from driftloop.exceptions import ObjectNotFound, RefNotFound, RepositoryNotFound
-from driftloop.ingest.batch import INGEST_PREFIX
+from driftloop.ingest.batch import ingest_prefix
 from driftloop.ingest.quarantine import read_quarantine_note
 
 if TYPE_CHECKING:
@@ -29,8 +30,10 @@ class BatchRow:
     docs: str | None = None
 
 
-def published_batches(store: VersionStore, main: str, *, limit: int = 500) -> list[BatchRow]:
-    """The batches merged into ``main``, newest first, with their validation warnings."""
+def published_batches(
+    store: VersionStore, main: str, dataset: str, *, limit: int = 500
+) -> list[BatchRow]:
+    """The batches of ``dataset`` merged into ``main``, newest first, with their warnings."""
     try:
         log = store.log(main, limit=limit)
     except (RepositoryNotFound, RefNotFound):
@@ -38,7 +41,7 @@ def published_batches(store: VersionStore, main: str, *, limit: int = 500) -> li
     rows = []
     for commit in log:
         meta = commit.metadata
-        if "batch" not in meta or "validation" not in meta:
+        if "batch" not in meta or "validation" not in meta or not names_batch_of(meta, dataset):
             continue
         rows.append(
             BatchRow(
@@ -54,19 +57,24 @@ def published_batches(store: VersionStore, main: str, *, limit: int = 500) -> li
     return rows
 
 
-def quarantined_batches(store: VersionStore) -> list[BatchRow]:
-    """The batches kept off ``main`` by a failed validation, each on its branch."""
+def quarantined_batches(store: VersionStore, dataset: str) -> list[BatchRow]:
+    """The batches of ``dataset`` kept off ``main`` by a failed validation, each on its branch.
+
+    A branch of another dataset whose name starts the same (``a-b`` for ``a``) holds no note
+    of this dataset, so it is passed over.
+    """
     try:
         branches = store.list_branches()
     except RepositoryNotFound:
         return []  # nothing ingested yet
     rows = []
+    prefix = ingest_prefix(dataset)
     for branch in branches:
-        if not branch.startswith(INGEST_PREFIX):
+        if not branch.startswith(prefix):
             continue
-        key = branch.removeprefix(INGEST_PREFIX)
+        key = branch.removeprefix(prefix)
         try:
-            note = read_quarantine_note(store, key)
+            note = read_quarantine_note(store, dataset, key)
         except ObjectNotFound:
             continue  # staged, not judged yet
         head = store.get_commit(branch)

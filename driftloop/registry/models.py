@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -104,6 +105,7 @@ class VersionRow(Base):
     status: Mapped[str] = mapped_column(String(16))
     data_commit: Mapped[str] = mapped_column(String(NAME_LENGTH))
     data_ref: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    unpublished_data: Mapped[bool] = mapped_column(server_default=false())
     validation: Mapped[dict[str, Any]]
     params: Mapped[dict[str, Any]]
     metrics: Mapped[dict[str, Any]]

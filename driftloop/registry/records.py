@@ -26,6 +26,11 @@ class VersionLineage(_Record):
 
     data_commit: str = Field(description="Commit of the versioned store the model trained on")
     data_ref: str = Field(description="Ref that commit was read from, e.g. main")
+    unpublished_data: bool = Field(
+        default=False,
+        description="The data commit was not on main: trained by explicit override "
+        "(allow_unpublished_data), so never promoted automatically",
+    )
     validation: JsonObject = Field(description="Validation summary of the training data")
     params: JsonObject = Field(description="Training parameters")
     metrics: JsonObject = Field(description="The version's metrics on the holdout")

@@ -158,10 +158,14 @@ class Registry:
         """Register the next version of ``model`` (created on first use).
 
         Idempotent by ``run_key``: when this model already has a version registered
-        under it, that version is returned unchanged, even if ``lineage`` differs (a
-        retried training run need not reproduce its metrics bit for bit).
+        under it with the same artifact (``artifact_sha256``), that version is returned
+        unchanged, even if the rest of ``lineage`` differs (a retried registration). A
+        different artifact under a used run key is another model, not a retry: a run id
+        reused after Airflow's database was reset, or chosen by hand.
 
         Raises:
+            RegistryConflict: ``run_key`` already registered a version of ``model`` with
+                another artifact.
             RegistryError: ``model`` is not a valid model name, or the lineage cannot
                 be stored (e.g. a NaN metric).
 
@@ -174,6 +178,13 @@ class Registry:
                 )
             )
             if existing is not None:
+                if existing.artifact_sha256 != lineage.artifact_sha256:
+                    raise RegistryConflict(
+                        f"run key {run_key!r} already registered version {existing.version} "
+                        f"of {model!r} with artifact sha256 {existing.artifact_sha256}, not "
+                        f"{lineage.artifact_sha256}: a run id reused for another model (was "
+                        "Airflow's database reset?); register it under a new run id"
+                    )
                 return _version_record(existing, model)
             latest = session.scalar(
                 select(func.max(VersionRow.version)).where(VersionRow.model_id == model_id)

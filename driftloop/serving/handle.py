@@ -59,16 +59,22 @@ class ModelHandle:
         """Probability of the positive label for each row of an encoded matrix."""
         return self.booster.inplace_predict(matrix)
 
-    def describe(self) -> dict[str, JsonValue]:
-        """What ``/metadata`` shows about the model."""
-        return {
+    def describe(self, *, full: bool = False) -> dict[str, JsonValue]:
+        """What the service shows about the model.
+
+        Every client sees the name, version, data commit and threshold (``/metadata``);
+        ``full`` adds where it was loaded from and its lineage (``/metadata/full``, the
+        admin's: artifact URIs, who trained it, code version, params and metrics).
+        """
+        public: dict[str, JsonValue] = {
             "model": self.model,
             "version": self.version,
             "data_commit": self.data_commit,
             "threshold": self.threshold,
-            "source": self.source,
-            "lineage": self.lineage,
         }
+        if not full:
+            return public
+        return {**public, "source": self.source, "lineage": self.lineage}
 
 
 def lineage_summary(version: ModelVersion) -> dict[str, JsonValue]:

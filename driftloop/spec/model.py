@@ -5,15 +5,18 @@ Training, the GX suite and the serving request model are all derived from it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from driftloop.exceptions import SpecError
 
 FeatureKind = Literal["numeric", "categorical"]
+# A dataset name is part of its ingest branches' names, which lakeFS restricts to this.
+_DATASET_NAME = re.compile(r"\w[-\w]*", re.ASCII)
 
 
 class Feature(BaseModel):
@@ -52,11 +55,23 @@ class SourceSpec(BaseModel):
         default=None,
         description="SQL with optional :start and :end parameters bound to the data interval",
     )
+    connect_timeout_seconds: float | None = Field(
+        default=None, gt=0, description="How long connecting may take (kind=sql; unset: 10)"
+    )
+    query_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        description="How long a read may take, waiting for locks included (kind=sql; unset: 600)",
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> SourceSpec:
-        if self.kind == "file" and not self.path:
-            raise ValueError("source.path is required when source.kind is 'file'")
+        if self.kind == "file":
+            if not self.path:
+                raise ValueError("source.path is required when source.kind is 'file'")
+            for name in ("connect_timeout_seconds", "query_timeout_seconds"):
+                if getattr(self, name) is not None:
+                    raise ValueError(f"source.{name} applies to kind 'sql' only")
         if self.kind == "sql":
             if not self.url:
                 raise ValueError("source.url is required when source.kind is 'sql'")
@@ -68,7 +83,10 @@ class SourceSpec(BaseModel):
 class DatasetSpec(BaseModel):
     """A dataset: its source, target, optional id and event-time columns, and features."""
 
-    name: str
+    name: str = Field(
+        description="ASCII letters, digits, '_' and '-' (not first): it names the data folder "
+        "and the ingest branches"
+    )
     source: SourceSpec
     target: str
     target_values: list[str] = Field(description="Allowed target labels, as strings")
@@ -76,6 +94,16 @@ class DatasetSpec(BaseModel):
     id_column: str | None = None
     event_time_column: str | None = None
     features: list[Feature]
+
+    @field_validator("name")
+    @classmethod
+    def _name_fits_a_branch(cls, name: str) -> str:
+        if not _DATASET_NAME.fullmatch(name):
+            raise ValueError(
+                f"dataset name {name!r} may hold only ASCII letters, digits, '_' and '-' (not "
+                "first): it is part of the ingest branches' names, which lakeFS restricts so"
+            )
+        return name
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:

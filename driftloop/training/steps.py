@@ -18,7 +18,12 @@ from pydantic import BaseModel
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
 from driftloop.data.published import read_published
-from driftloop.exceptions import DataSourceError, TrainingError, VersionNotFound
+from driftloop.exceptions import (
+    DataSourceError,
+    TrainingError,
+    UnpublishedData,
+    VersionNotFound,
+)
 from driftloop.lineage import code_version
 from driftloop.promotion import Decision, decide
 from driftloop.registry import ModelVersion, Registry, VersionLineage
@@ -46,6 +51,7 @@ class Candidate(BaseModel):
     run_key: str
     data_ref: str
     data_commit: str
+    unpublished_data: bool = False
     rows: int
     params: dict[str, Any]
     metrics: dict[str, Any]
@@ -76,6 +82,37 @@ def run_folder(spec: DatasetSpec, run_key: str) -> str:
     return f"models/{spec.name}/{slug}"
 
 
+def check_data_published(
+    store: VersionStore,
+    settings: Settings,
+    *,
+    data_ref: str,
+    data_commit: str,
+    allow_unpublished: bool,
+) -> bool:
+    """Whether ``data_commit`` is published: the main branch's head or one of its ancestors.
+
+    A commit off main (a quarantined or unmerged ingest branch) is refused unless
+    ``allow_unpublished`` is set.
+
+    Raises:
+        UnpublishedData: the commit is not on main and ``allow_unpublished`` is false.
+        RefNotFound: no such commit.
+    """
+    main = settings.main_branch
+    if store.is_ancestor(data_commit, main):
+        return True
+    if allow_unpublished:
+        return False
+    raise UnpublishedData(
+        f"data ref {data_ref!r} (commit {data_commit}) is not on {main!r}: training takes "
+        f"only published data, {main!r}'s head or one of its ancestors, so a quarantined or "
+        "unmerged batch is never trained on by accident; publish it first, or set "
+        "allow_unpublished_data to train on it anyway (the version is then recorded as "
+        "trained on unpublished data and never promoted automatically)"
+    )
+
+
 def train_candidate(
     store: VersionStore,
     registry: Registry,
@@ -86,14 +123,26 @@ def train_candidate(
     data_commit: str,
     run_key: str,
     params: TrainingParams,
+    allow_unpublished_data: bool = False,
 ) -> Candidate:
     """Train on ``data_commit``, score challenger and champion on the same holdout, store artifacts.
 
+    ``data_commit`` must be on the main branch unless ``allow_unpublished_data`` is set
+    (see :func:`check_data_published`).
+
     Raises:
+        UnpublishedData: ``data_commit`` is not on main and no override was given.
         TrainingError: too few rows, a single class, a missing target column.
         SchemaMismatch: the spec no longer fits the champion's feature schema.
         ArtifactCorrupt: the champion's model file fails its checksum.
     """
+    published = check_data_published(
+        store,
+        settings,
+        data_ref=data_ref,
+        data_commit=data_commit,
+        allow_unpublished=allow_unpublished_data,
+    )
     frame = read_dataset(store, spec, data_commit)
     champion = _champion(registry, spec.name)
     if champion is not None:
@@ -126,6 +175,7 @@ def train_candidate(
         run_key=run_key,
         data_ref=data_ref,
         data_commit=data_commit,
+        unpublished_data=not published,
         rows=len(frame),
         params=record["params"],
         metrics=metrics.model_dump(),
@@ -154,7 +204,8 @@ def register_candidate(
     lineage = VersionLineage(
         data_commit=candidate.data_commit,
         data_ref=candidate.data_ref,
-        validation=validation_summary(store, candidate.data_commit),
+        unpublished_data=candidate.unpublished_data,
+        validation=validation_summary(store, spec.name, candidate.data_commit),
         params=candidate.params,
         metrics=candidate.metrics,
         holdout_metrics_champion=candidate.champion_metrics,
@@ -185,16 +236,32 @@ def decide_promotion(
     mode: PromotionMode,
     actor: str,
 ) -> Decision:
-    """Apply the policy (and the run's promotion mode); record the decision either way."""
+    """Apply the policy (and the run's promotion mode); record the decision either way.
+
+    A version trained on unpublished data (see :func:`check_data_published`) is never
+    promoted in ``auto`` mode; with ``require_approval`` the approver sees why it is special,
+    and a person may always promote it by hand.
+    """
     champion = Metrics(**candidate.champion_metrics) if candidate.champion_metrics else None
     decision = decide(Metrics(**candidate.metrics), champion, policy)
+    lineage = version.lineage
+    unpublished = (
+        f"trained on unpublished data (ref {lineage.data_ref!r}, commit {lineage.data_commit}, "
+        "not on the main branch)"
+    )
     if decision.promote and mode == "never":
-        decision = Decision(
-            promote=False,
-            reason=f"promotion mode is 'never'; the policy would promote: {decision.reason}",
-            evidence=decision.evidence,
+        decision = _withheld(decision, "promotion mode is 'never'")
+    elif decision.promote and lineage.unpublished_data and mode == "auto":
+        decision = _withheld(
+            decision, f"{unpublished}: never promoted automatically, promote it by hand if you must"
         )
-    evidence = decision.evidence | {"mode": mode, "champion_version": candidate.champion_version}
+    elif decision.promote and lineage.unpublished_data:
+        decision = decision.model_copy(update={"reason": f"{unpublished}; {decision.reason}"})
+    evidence = decision.evidence | {
+        "mode": mode,
+        "champion_version": candidate.champion_version,
+        "unpublished_data": lineage.unpublished_data,
+    }
     registry.record_decision(
         version.model,
         version.version,
@@ -205,6 +272,15 @@ def decide_promotion(
         run_key=candidate.run_key,
     )
     return Decision(promote=decision.promote, reason=decision.reason, evidence=evidence)
+
+
+def _withheld(decision: Decision, why: str) -> Decision:
+    """``decision`` turned into a non-promotion, saying why and what the policy would do."""
+    return Decision(
+        promote=False,
+        reason=f"{why}; the policy would promote: {decision.reason}",
+        evidence=decision.evidence,
+    )
 
 
 def promote_version(
@@ -249,12 +325,15 @@ def load_champion_model(store: VersionStore, version: ModelVersion):
     return load_model(data, expected_sha256=version.lineage.artifact_sha256)
 
 
-def validation_summary(store: VersionStore, data_commit: str) -> dict[str, Any]:
-    """The validation statistics of every batch published up to ``data_commit``."""
+def validation_summary(store: VersionStore, dataset: str, data_commit: str) -> dict[str, Any]:
+    """The validation statistics of every batch of ``dataset`` published up to ``data_commit``."""
+    from driftloop.data.published import names_batch_of
+
     batches = {}
     for commit in store.log(data_commit, limit=10_000):
-        if "validation" in commit.metadata and "batch" in commit.metadata:
-            batches.setdefault(commit.metadata["batch"], json.loads(commit.metadata["validation"]))
+        meta = commit.metadata
+        if "validation" in meta and "batch" in meta and names_batch_of(meta, dataset):
+            batches.setdefault(meta["batch"], json.loads(meta["validation"]))
     return {"data_commit": data_commit, "batches": dict(sorted(batches.items()))}
 
 

@@ -128,6 +128,18 @@ class VersionStore(ABC):
         """Commits reachable from ``ref``, newest first (first parents first)."""
 
     @abstractmethod
+    def merge_base(self, left_ref: str, right_ref: str) -> str:
+        """The best common ancestor of two refs, as ``git merge-base`` defines it.
+
+        When one ref's commit is the other's or one of its ancestors, that commit is the
+        base.
+
+        Raises:
+            RefNotFound: either ref does not exist.
+            VersioningError: the refs share no history.
+        """
+
+    @abstractmethod
     def diff(self, left_ref: str, right_ref: str, prefix: str = "") -> list[Change]:
         """Committed changes that turn ``left_ref`` into ``right_ref``, sorted by path."""
 
@@ -164,6 +176,15 @@ class VersionStore(ABC):
             RefNotFound: no such ref.
         """
         return self.get_commit(ref).id
+
+    def is_ancestor(self, ref: str, branch: str) -> bool:
+        """Whether ``ref``'s commit is ``branch``'s head or one of its ancestors.
+
+        Raises:
+            RefNotFound: either does not exist.
+        """
+        commit_id = self.resolve(ref)
+        return self.merge_base(commit_id, branch) == commit_id
 
     def write_if_changed(self, branch: str, path: str, data: bytes) -> bool:
         """Stage ``data`` unless ``branch`` holds exactly it already; say whether it wrote.

@@ -44,7 +44,13 @@ def open_store(settings: Settings) -> VersionStore:
             f"versioning_backend is 'lakefs' but {', '.join(missing)} is not set "
             f"(set them in driftloop.yaml or as {variables})"
         )
-    client = lakefs_client(lakefs.endpoint, lakefs.access_key_id, secret)
+    client = lakefs_client(
+        lakefs.endpoint,
+        lakefs.access_key_id,
+        secret,
+        timeout_seconds=lakefs.timeout_seconds,
+        retries=lakefs.retries,
+    )
     return LakeFSVersionStore(
         client=client,
         repository=settings.repository,

@@ -17,6 +17,7 @@ import urllib3
 from lakefs_sdk.exceptions import ApiException, OpenApiException
 from pydantic.v1 import ValidationError as SdkValidationError
 
+from driftloop.config import LakeFSSettings
 from driftloop.exceptions import (
     BranchExists,
     MergeConflict,
@@ -34,15 +35,35 @@ _CHANGE_TYPES = ("added", "removed", "changed")
 _AUTH_SETTINGS = ["basic_auth", "cookie_auth", "oidc_auth", "saml_auth", "jwt_token"]
 
 
+_DEFAULTS = LakeFSSettings()
+# Only reads are repeated after a timeout or an error answer: a commit or merge whose answer
+# was lost may have happened. A connection that could not be made is retried for every call.
+_REPEATABLE_METHODS = frozenset({"GET", "HEAD"})
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_BACKOFF_SECONDS = 0.5
+_RETRY_AFTER_MAX_SECONDS = 60
+
+
 def lakefs_client(
-    endpoint: str, access_key_id: str, secret_access_key: str
+    endpoint: str,
+    access_key_id: str,
+    secret_access_key: str,
+    *,
+    timeout_seconds: float = _DEFAULTS.timeout_seconds,
+    retries: int = _DEFAULTS.retries,
 ) -> lakefs_sdk.ApiClient:
     """Build a ``lakefs_sdk`` client for a lakeFS server, logging in with an access key.
+
+    Every request has a deadline. A request that could not connect is retried, and so is a
+    read (GET, HEAD) that timed out or was answered 429 or 5xx, up to ``retries`` times with
+    exponential backoff (0, 1, 2, 4 s...; a ``Retry-After`` up to 60 s is honoured).
 
     Args:
         endpoint: The server's URL, with or without the ``/api/v1`` suffix.
         access_key_id: The access key id.
         secret_access_key: The secret access key.
+        timeout_seconds: The deadline of each attempt, connecting and answering.
+        retries: How many times a failed request is repeated.
 
     """
     host = endpoint.rstrip("/")
@@ -51,7 +72,66 @@ def lakefs_client(
     configuration = lakefs_sdk.Configuration(
         host=host, username=access_key_id, password=secret_access_key
     )
-    return lakefs_sdk.ApiClient(configuration)
+    configuration.retries = urllib3.Retry(
+        total=retries,
+        allowed_methods=_REPEATABLE_METHODS,
+        status_forcelist=_RETRY_STATUSES,
+        backoff_factor=_BACKOFF_SECONDS,
+        raise_on_status=False,
+        retry_after_max=_RETRY_AFTER_MAX_SECONDS,
+    )
+    return _DeadlineClient(configuration, timeout_seconds=timeout_seconds, retries=retries)
+
+
+class _NoAnswer(urllib3.exceptions.HTTPError):
+    """lakeFS could not be reached or did not answer in time; the message says which."""
+
+
+class _DeadlineClient(lakefs_sdk.ApiClient):
+    """A ``lakefs_sdk`` client whose every request has a deadline, and says so when it passes.
+
+    The generated API passes no timeout unless each call is given one, and a timeout set on
+    the connection pool is overridden by that ``None``: the deadline is set here instead,
+    where every request passes.
+    """
+
+    def __init__(
+        self, configuration: lakefs_sdk.Configuration, *, timeout_seconds: float, retries: int
+    ) -> None:
+        super().__init__(configuration)
+        self.timeout_seconds = timeout_seconds
+        self.retries = retries
+
+    def request(
+        self, method: str, url: str, *args: Any, _request_timeout: Any = None, **kwargs: Any
+    ) -> Any:
+        """Send one request (retried by the pool's policy) with the client's deadline."""
+        try:
+            return super().request(
+                method,
+                url,
+                *args,
+                _request_timeout=_request_timeout or self.timeout_seconds,
+                **kwargs,
+            )
+        except urllib3.exceptions.HTTPError as exc:
+            raise _NoAnswer(self._explain(method, url, exc)) from exc
+
+    def _explain(self, method: str, url: str, exc: urllib3.exceptions.HTTPError) -> str:
+        request, each = f"{method} {url}", ""
+        if isinstance(exc, urllib3.exceptions.MaxRetryError):
+            if self.retries:
+                request, each = f"{request} ({self.retries + 1} attempts)", " each"
+            exc = exc.reason or exc
+        # urllib3 counts a refused connection as a timeout too.
+        if isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+            exc, urllib3.exceptions.NewConnectionError
+        ):
+            return (
+                f"lakeFS did not answer {request} within {self.timeout_seconds:g} s{each} "
+                "(lakefs.timeout_seconds)"
+            )
+        return f"cannot reach lakeFS for {request}: {exc}"
 
 
 class LakeFSVersionStore(VersionStore):
@@ -306,6 +386,18 @@ class LakeFSVersionStore(VersionStore):
                 )
             )
 
+    def merge_base(self, left_ref: str, right_ref: str) -> str:
+        """Return the best common ancestor of two refs (lakeFS's ``find_merge_base``).
+
+        Raises:
+            RefNotFound: either ref does not exist.
+            VersioningError: the refs share no history.
+
+        """
+        with _translated(f"find the merge base of {left_ref!r} and {right_ref!r}"):
+            found = self._refs.find_merge_base(self.repository, left_ref, right_ref)
+        return found.base_commit_id
+
     def merge(
         self,
         source_ref: str,
@@ -424,6 +516,8 @@ def _translated(
     except (OpenApiException, SdkValidationError) as exc:
         # The generated models validate arguments (e.g. metadata values must be strings).
         raise VersioningError(f"{action}: invalid request: {exc}") from exc
+    except _NoAnswer as exc:
+        raise VersioningError(f"{action}: {exc}") from exc
     except urllib3.exceptions.HTTPError as exc:
         raise VersioningError(f"{action}: cannot reach lakeFS: {exc}") from exc
 

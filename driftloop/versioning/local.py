@@ -1,9 +1,12 @@
 """The embedded ``local`` backend: content-addressed objects on disk, refs in SQLite.
 
 Layout under ``<root>/<repository>/``: ``objects/<sha256[:2]>/<sha256>`` holds object
-bytes (written to a temporary file, then renamed into place), and ``refs.db`` holds
-commits, trees, branches and staged changes. Every write runs in one ``BEGIN IMMEDIATE``
-transaction on a WAL database, so several processes (Airflow tasks) can share a store.
+bytes (written to a temporary file, then renamed into place, the directory synced before
+any ref names it), and ``refs.db`` holds commits, trees, branches and staged changes. Every
+write runs in one ``BEGIN IMMEDIATE`` transaction on a WAL database (``synchronous=FULL``:
+a committed ref survives a power cut), so several processes (Airflow tasks) can share a
+store. Reads check an object's bytes against its hash; :meth:`LocalVersionStore.verify`
+checks every blob reachable from every branch.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
-import os
 import re
 import sqlite3
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from driftloop.exceptions import (
     BranchExists,
     MergeConflict,
     NothingToCommit,
+    ObjectCorrupt,
     ObjectNotFound,
     RefNotFound,
     RepositoryNotFound,
@@ -31,6 +33,15 @@ from driftloop.exceptions import (
 )
 from driftloop.sqlite import enable_wal
 from driftloop.versioning.base import Change, Commit, ObjectInfo, VersionStore
+from driftloop.versioning.integrity import (
+    BlobReference,
+    DamagedBlob,
+    StoreCheck,
+    file_sha256,
+    fsync_directory,
+    make_directories,
+    write_atomically,
+)
 
 # lakeFS's own rules (pkg/validator/validate.go); Go's \w is ASCII-only, so no "/" in branches.
 BRANCH_NAME = re.compile(r"\w[-\w]*", re.ASCII)
@@ -41,6 +52,8 @@ _HEX = re.compile(r"[0-9a-f]+")
 _BUSY_TIMEOUT_S = 60.0
 _INITIAL_MESSAGE = "Repository created"
 _DIRTY = "uncommitted changes (dirty branch)"
+# A WAL commit is fsynced before it returns (NORMAL may lose the last commits on power loss).
+_SYNCHRONOUS = "PRAGMA synchronous=FULL"
 
 Entry = tuple[str, int]
 """An object in a tree: its sha256 and size in bytes."""
@@ -80,6 +93,23 @@ JOIN right_side r ON r.id = c.id
 ORDER BY c.generation DESC, c.created_at DESC
 LIMIT 1
 """
+
+_REACHABLE = """
+WITH RECURSIVE reachable(branch, id) AS (
+    SELECT name, commit_id FROM branches
+    UNION SELECT r.branch, p.parent_id FROM commit_parents p JOIN reachable r ON p.commit_id = r.id)
+"""
+_REACHABLE_COMMITS = _REACHABLE + "SELECT COUNT(DISTINCT id) FROM reachable"
+# Newest commit first, so each blob is reported with its latest use; uncommitted ones last.
+_REACHABLE_BLOBS = (
+    _REACHABLE
+    + """SELECT t.sha256, t.path, r.branch, r.id, c.generation FROM reachable r
+JOIN commits c ON c.id = r.id JOIN trees t ON t.tree_id = c.tree_id
+UNION ALL
+SELECT sha256, path, branch, NULL, 0 FROM staged WHERE sha256 IS NOT NULL
+ORDER BY 3, 5 DESC, 2
+"""
+)
 
 
 def validate_branch_name(name: str) -> str:
@@ -129,12 +159,13 @@ class LocalVersionStore(VersionStore):
         """
         validate_branch_name(default_branch)
         try:
-            self._dir.mkdir(parents=True, exist_ok=True)
+            make_directories(self._dir)
             conn = sqlite3.connect(self._db, timeout=_BUSY_TIMEOUT_S, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise VersioningError(f"cannot create repository at {self._dir}: {exc}") from exc
         try:
             enable_wal(conn, timeout=_BUSY_TIMEOUT_S)
+            conn.execute(_SYNCHRONOUS)
             conn.execute("BEGIN IMMEDIATE")
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -146,7 +177,9 @@ class LocalVersionStore(VersionStore):
                 initial = self._add_commit(conn, {}, [], _INITIAL_MESSAGE, {})
                 conn.execute("INSERT INTO branches VALUES (?, ?)", (default_branch, initial.id))
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+            # SQLite syncs the directory for its WAL file, not for the database file itself.
+            fsync_directory(self._dir)
+        except (OSError, sqlite3.Error) as exc:
             raise VersioningError(f"cannot create repository at {self._dir}: {exc}") from exc
         finally:
             conn.close()
@@ -236,6 +269,8 @@ class LocalVersionStore(VersionStore):
         Raises:
             RefNotFound: no such ref.
             ObjectNotFound: nothing at ``path``.
+            ObjectCorrupt: the bytes on disk do not hash to the object's checksum (the path,
+                the ref, the file and both hashes are named).
             VersioningError: the object's bytes are missing from disk.
 
         """
@@ -243,10 +278,21 @@ class LocalVersionStore(VersionStore):
             entry = self._tree_at(conn, ref, staged=True).get(path)
         if entry is None:
             raise ObjectNotFound(f"no object {path!r} at {ref!r}")
+        expected = entry[0]
+        blob = self._blob_path(expected)
         try:
-            return self._blob_path(entry[0]).read_bytes()
+            data = blob.read_bytes()
         except OSError as exc:
-            raise VersioningError(f"object {path!r} at {ref!r} is missing its data: {exc}") from exc
+            raise VersioningError(
+                f"object {path!r} at {ref!r} is missing its data (sha256 {expected}): {exc}"
+            ) from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != expected:
+            raise ObjectCorrupt(
+                f"object {path!r} at {ref!r} is corrupt: {blob} has sha256 {actual}, "
+                f"expected {expected} (`driftloop store verify` lists every damaged object)"
+            )
+        return data
 
     def list_objects(self, ref: str, prefix: str = "") -> list[ObjectInfo]:
         """List the objects under ``prefix`` at ``ref``, sorted by path.
@@ -429,6 +475,48 @@ class LocalVersionStore(VersionStore):
             self._move_branch(conn, branch, commit.id)
             return commit
 
+    def verify(self) -> StoreCheck:
+        """Hash every blob that a commit reachable from a branch, or a staged change, uses.
+
+        Each distinct blob is read once; a missing or unreadable file, or bytes that no
+        longer hash to the blob's name, is reported with the objects that use it.
+
+        Raises:
+            RepositoryNotFound: the repository does not exist.
+
+        """
+        with self._transaction() as conn:
+            branches = conn.execute("SELECT COUNT(*) FROM branches").fetchone()[0]
+            commits = conn.execute(_REACHABLE_COMMITS).fetchone()[0]
+            uses: dict[str, dict[tuple[str, str], BlobReference]] = {}
+            for digest, path, branch, commit_id, _ in conn.execute(_REACHABLE_BLOBS):
+                uses.setdefault(digest, {}).setdefault(
+                    (path, branch), BlobReference(path=path, branch=branch, commit=commit_id)
+                )
+        damaged = []
+        for digest, references in sorted(uses.items()):
+            blob = self._blob_path(digest)
+            try:
+                actual: str | None = file_sha256(blob)
+            except OSError:
+                actual = None
+            if actual != digest:
+                damaged.append(
+                    DamagedBlob(
+                        file=blob,
+                        expected=digest,
+                        actual=actual,
+                        references=tuple(references.values()),
+                    )
+                )
+        return StoreCheck(
+            repository=self.repository,
+            branches=branches,
+            commits=commits,
+            blobs=len(uses),
+            damaged=tuple(damaged),
+        )
+
     @contextmanager
     def _transaction(self, *, write: bool = False) -> Iterator[sqlite3.Connection]:
         """Run one transaction on the repository's database (a snapshot for readers)."""
@@ -446,6 +534,7 @@ class LocalVersionStore(VersionStore):
         except sqlite3.Error as exc:
             raise VersioningError(f"cannot open {self._db}: {exc}") from exc
         try:
+            conn.execute(_SYNCHRONOUS)
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             self._default_branch(conn)
             yield conn
@@ -605,22 +694,18 @@ class LocalVersionStore(VersionStore):
         return self._objects / digest[:2] / digest
 
     def _store_blob(self, data: bytes) -> str:
+        """Store ``data`` under its hash, durably, before any ref can name it.
+
+        A blob already on disk is kept if intact (its directory synced again, in case its
+        writer died before doing so) and replaced if its bytes were damaged.
+        """
         digest = hashlib.sha256(data).hexdigest()
         target = self._blob_path(digest)
-        if target.exists():
-            return digest
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.replace(temporary, target)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            if target.is_file() and file_sha256(target) == digest:
+                fsync_directory(target.parent)
+            else:
+                write_atomically(target, data)
         except OSError as exc:
             raise VersioningError(f"cannot store object data under {self._objects}: {exc}") from exc
         return digest

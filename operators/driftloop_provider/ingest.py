@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.log import mask_secret
 
 from driftloop_provider.base import DriftloopBaseOperator
 
@@ -17,9 +18,13 @@ if TYPE_CHECKING:
 
 
 class StageBatchOperator(DriftloopBaseOperator):
-    """Extract the data interval's batch (or one file) and commit it to ``ingest-<batch>``.
+    """Extract the data interval's batch (or one file) and commit it to its ingest branch.
 
-    :param path: read this one file instead of the dataset's source (templated).
+    The branch is ``ingest-<dataset>-<batch>``.
+
+    :param path: read this one file instead of the dataset's source (templated); absolute or
+        relative to the landing zone, and refused, failing the task, outside the landing zone
+        and the ``ingest_roots`` setting.
     """
 
     template_fields: Sequence[str] = ("path",)
@@ -32,7 +37,7 @@ class StageBatchOperator(DriftloopBaseOperator):
         """Stage the batch; return its branch, path, commit id and row count."""
         from driftloop.data.sources import Interval
         from driftloop.exceptions import ConfigError, DataSourceError, EmptyBatch, SourceUnavailable
-        from driftloop.ingest.steps import stage_batch
+        from driftloop.ingest.steps import source_secrets, stage_batch
 
         start, end = context.get("data_interval_start"), context.get("data_interval_end")
         interval = Interval(start=start, end=end) if start and end and start < end else None
@@ -41,6 +46,10 @@ class StageBatchOperator(DriftloopBaseOperator):
                 "this run has no data interval and no 'path': trigger it for a scheduled "
                 "interval or give a file path in the run's conf"
             )
+        if not self.path:
+            # Whatever a driver or a traceback prints, the task log shows no password.
+            for secret in source_secrets(self.spec.source, self.settings):
+                mask_secret(secret)
         try:
             batch = stage_batch(
                 self.store,

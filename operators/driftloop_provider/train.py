@@ -46,22 +46,29 @@ class ResolveDataRefOperator(DriftloopBaseOperator):
 class TrainModelOperator(DriftloopBaseOperator):
     """Train on the pinned commit; score challenger and champion on the same holdout rows.
 
+    The commit must be on the main branch (published data) unless
+    ``allow_unpublished_data`` is true; such a version is never promoted automatically.
+
     :param data: output of :class:`ResolveDataRefOperator` (templated).
     :param overrides: training parameters that replace the defaults (templated).
+    :param allow_unpublished_data: train on a commit off main, e.g. a quarantined batch's
+        branch (templated; must render to a boolean).
     """
 
-    template_fields: Sequence[str] = ("data", "overrides")
+    template_fields: Sequence[str] = ("data", "overrides", "allow_unpublished_data")
 
     def __init__(
         self,
         *,
         data: Any,
         overrides: dict[str, Any] | None = None,
+        allow_unpublished_data: bool | str = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data = data
         self.overrides = overrides or {}
+        self.allow_unpublished_data = allow_unpublished_data
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the candidate: metrics, champion metrics, artifact location and checksum."""
@@ -77,6 +84,10 @@ class TrainModelOperator(DriftloopBaseOperator):
             )
         except ValidationError as bad:
             raise AirflowFailException(f"invalid training parameters: {bad}") from bad
+        if not isinstance(self.allow_unpublished_data, bool):
+            raise AirflowFailException(
+                f"allow_unpublished_data must be true or false, not {self.allow_unpublished_data!r}"
+            )
         try:
             candidate = train_candidate(
                 self.store,
@@ -87,6 +98,7 @@ class TrainModelOperator(DriftloopBaseOperator):
                 data_commit=self.data["data_commit"],
                 run_key=context["run_id"],
                 params=params,
+                allow_unpublished_data=self.allow_unpublished_data,
             )
         except (TrainingError, SchemaMismatch) as refused:
             raise AirflowFailException(f"{refused}; the champion stays where it was") from refused
@@ -110,16 +122,21 @@ class RegisterModelOperator(DriftloopBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return ``{"model": ..., "version": ...}``."""
+        from driftloop.exceptions import RegistryConflict
         from driftloop.training.steps import Candidate, register_candidate
 
-        version = register_candidate(
-            self.registry,
-            self.store,
-            self.spec,
-            Candidate(**self.candidate),
-            settings=self.settings,
-            created_by=ACTOR,
-        )
+        try:
+            version = register_candidate(
+                self.registry,
+                self.store,
+                self.spec,
+                Candidate(**self.candidate),
+                settings=self.settings,
+                created_by=ACTOR,
+            )
+        except RegistryConflict as reused:
+            # Retrying cannot help: the run id names another version already.
+            raise AirflowFailException(str(reused)) from reused
         self.lineage.model_version(self.registry_url, version.model, version.version)
         self.log.info("Registered %s version %s", version.model, version.version)
         return {"model": version.model, "version": version.version}

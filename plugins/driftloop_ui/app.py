@@ -216,13 +216,13 @@ def batches(request: Request, user: GetUserDep) -> HTMLResponse:
     """Published and quarantined batches, with the reasons and the warnings."""
     from driftloop.overview.batches import published_batches, quarantined_batches
 
-    store = _store()
+    store, dataset = _store(), _spec().name
     return _page(
         request,
         "batches.html",
         user,
-        published=published_batches(store, _settings().main_branch),
-        quarantined=quarantined_batches(store),
+        published=published_batches(store, _settings().main_branch, dataset),
+        quarantined=quarantined_batches(store, dataset),
     )
 
 
@@ -234,10 +234,10 @@ def data_docs(key: str, user: GetUserDep) -> Response:
     from driftloop.ingest.quarantine import read_quarantine_note
     from driftloop.validation.datadocs import inline_page
 
-    store = _store()
+    store, dataset = _store(), _spec().name
     try:
-        note = read_quarantine_note(store, key)
-        page = store.read_object(ingest_branch(key), str(note["docs_object"]))
+        note = read_quarantine_note(store, dataset, key)
+        page = store.read_object(ingest_branch(dataset, key), str(note["docs_object"]))
     except (ObjectNotFound, RefNotFound, KeyError) as missing:
         raise HTTPException(404, f"no Data Docs page for batch {key!r}") from missing
     return HTMLResponse(

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 EXPECTED_DAGS = {"driftloop_ingest", "driftloop_train", "driftloop_drift_monitor"}
+TASK_TIMEOUT_MINUTES = 42
+# Tasks that set their own deadline (the approval's wait for a person has its own, 2 days).
+OWN_DEADLINES = {("driftloop_train", "train"): timedelta(hours=2)}
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +29,7 @@ def dagbag(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory):
         mp.setattr(socket.socket, "connect", forbidden)
         home = tmp_path_factory.mktemp("untouched-home")
         mp.setenv("DRIFTLOOP_HOME", str(home / "home"))
+        mp.setenv("DRIFTLOOP_TASK_TIMEOUT_MINUTES", str(TASK_TIMEOUT_MINUTES))
         bag = DagBag(dag_folder=str(repo_dir / "dags"))
         assert not (home / "home").exists(), "parsing a DAG created driftloop's stores"
     return bag
@@ -47,6 +52,25 @@ def test_tags_retries_and_docs(dagbag, dag_id: str) -> None:
         assert task.retries >= 1, f"{dag_id}.{task.task_id} has no retries"
 
 
+def test_every_task_has_a_deadline_and_backs_off_between_retries(dagbag) -> None:
+    """A hung backend fails its task instead of stalling the DAG (max_active_runs=1) for ever."""
+    tasks = [(dag_id, task) for dag_id, dag in dagbag.dags.items() for task in dag.tasks]
+    assert {dag_id for dag_id, _ in tasks} >= EXPECTED_DAGS | {"driftloop_example_features"}
+    for dag_id, task in tasks:
+        assert task.execution_timeout, f"{dag_id}.{task.task_id} has no execution_timeout"
+        if task.retries:
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id} retries at once"
+
+
+def test_the_task_deadline_is_the_setting_unless_a_task_sets_its_own(dagbag) -> None:
+    for dag_id, dag in dagbag.dags.items():
+        for task in dag.tasks:
+            expected = OWN_DEADLINES.get(
+                (dag_id, task.task_id), timedelta(minutes=TASK_TIMEOUT_MINUTES)
+            )
+            assert task.execution_timeout == expected, f"{dag_id}.{task.task_id}"
+
+
 def test_ingest_wap_order(dagbag) -> None:
     dag = dagbag.dags["driftloop_ingest"]
     assert dag.get_task("stage").downstream_task_ids == {"validate", "publish"}
@@ -58,6 +82,7 @@ def test_ingest_wap_order(dagbag) -> None:
 
 def test_train_promotion_gates(dagbag) -> None:
     dag = dagbag.dags["driftloop_train"]
+    assert dag.get_task("approve").response_timeout == timedelta(days=2)
     assert dag.get_task("decide").downstream_task_ids == {"approve", "auto_approve"}
     promote = dag.get_task("promote")
     assert promote.upstream_task_ids == {"approve", "auto_approve"}

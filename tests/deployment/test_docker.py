@@ -34,6 +34,9 @@ ENV_EXAMPLE = DOCKER / ".env.example"
 MAKE_SECRETS = DOCKER / "secrets" / "make-secrets.sh"
 READ_SECRET = DOCKER / "read-secret.sh"
 INIT_SQL = DOCKER / "postgres" / "create-databases.sql"
+DEV_LOCK = REPO / "requirements.lock"
+RUNTIME_LOCK = REPO / "requirements-runtime.lock"
+UV_LOCK = REPO / "requirements-uv.lock"
 SCHEMA = REPO / "tests" / "support" / "compose_spec" / "compose-spec.json"
 
 AIRFLOW_HOME = "/opt/airflow"
@@ -86,6 +89,21 @@ SECRET_NAME = re.compile(
     r"CONNECTION_STRING|CREDENTIAL|REGISTRY_URL|BASIC_AUTH"
 )
 CREDENTIALS_IN_URL = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@")
+# What the image runs beyond driftloop's own imports: the Celery executor on Redis (workers,
+# Flower) and PostgreSQL URLs for Airflow and the registry.
+IMAGE_NEEDS = (
+    "apache-airflow",
+    "apache-airflow-providers-celery",
+    "apache-airflow-providers-postgres",
+    "celery",
+    "flower",
+    "redis",
+    "psycopg2-binary",
+    "bentoml",
+)
+IMAGE_REFERENCE = re.compile(
+    r"(?P<name>[^@\s]+):(?P<tag>[^:@\s/]+)(?:@sha256:(?P<digest>[0-9a-f]{64}))?"
+)
 VARIABLE = re.compile(
     r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}"
     r"|\$(?P<bare>[A-Za-z_][A-Za-z0-9_]*)"
@@ -232,6 +250,62 @@ def _dockerfile_env() -> dict[str, str]:
     return env
 
 
+def _base_image() -> str:
+    """The last FROM's image, its ``${ARG}`` resolved to the ARG's default."""
+    defaults = {}
+    image = ""
+    for keyword, arguments in _instructions():
+        if keyword == "ARG" and "=" in arguments:
+            name, _, value = arguments.partition("=")
+            defaults[name] = value
+        if keyword == "FROM":
+            image = re.sub(r"\$\{(\w+)\}", lambda m: defaults[m[1]], arguments.split()[0])
+    return image
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _lock(path: Path) -> dict[str, tuple[str, int]]:
+    """A lock's requirements: canonical name -> (version, number of hashes); every line is a
+    pinned requirement or one of its hashes (no options, no editable or URL requirements)."""
+    pinned: dict[str, tuple[str, int]] = {}
+    current = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text = line.split("#", 1)[0].strip().removesuffix("\\").strip()
+        if not text:
+            continue
+        if line[0].isspace():
+            assert current and re.fullmatch(r"--hash=sha256:[0-9a-f]{64}", text), (
+                f"{path.name}: {line}"
+            )
+            version, hashes = pinned[current]
+            pinned[current] = (version, hashes + 1)
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[\w,-]+\])?==(\S+)", text)
+        assert match, f"{path.name}: {line!r} is not a pinned requirement"
+        current = _canonical(match[1])
+        pinned[current] = (match[2], 0)
+    return pinned
+
+
+def _dev_only() -> set[str]:
+    """Packages the dev extra asks for by name, the extras it pulls in expanded."""
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = pyproject["optional-dependencies"]
+    names, pending = set(), list(extras["dev"])
+    while pending:
+        requirement = Requirement(pending.pop())
+        if requirement.name == pyproject["name"]:
+            pending += [item for extra in requirement.extras for item in extras[extra]]
+        else:
+            names.add(_canonical(requirement.name))
+    return names
+
+
 def _copies() -> list[tuple[list[str], str]]:
     """(sources, destination) of each COPY from the build context."""
     copies = []
@@ -282,13 +356,20 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def _init_sql() -> tuple[dict[str, str], dict[str, str]]:
-    """From create-databases.sql: role -> file of its password, database -> owning role."""
+def _init_sql() -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """From create-databases.sql: role -> file of its password, database -> owning role, and
+    read-only role -> its database (registry-reader.sql run inside it, for that owner)."""
     sql = INIT_SQL.read_text(encoding="utf-8")
     variable_files = dict(re.findall(rf"\\set (\w+) `cat {SECRETS_DIR}/(\w+)`", sql))
     role_variables = dict(re.findall(r"CREATE ROLE (\w+) LOGIN PASSWORD :'(\w+)'", sql))
     owners = dict(re.findall(r"CREATE DATABASE (\w+) OWNER (\w+);", sql))
-    return {role: variable_files[var] for role, var in role_variables.items()}, owners
+    readers = {}
+    for database, owner, reader in re.findall(
+        r"\\connect (\w+)\n\\set owner (\w+)\n\\set reader (\w+)\n\\ir registry-reader\.sql", sql
+    ):
+        assert owners[database] == owner, f"{database} is not owned by {owner}"
+        readers[reader] = database
+    return {role: variable_files[var] for role, var in role_variables.items()}, owners, readers
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,42 +389,53 @@ def test_images_are_pinned_to_exact_versions(
     raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
     references = {f"service {name}": service["image"] for name, service in services.items()}
+    references["Dockerfile FROM"] = _base_image()
     for keyword, arguments in _instructions():
-        if keyword == "FROM":
-            references[f"Dockerfile FROM {arguments}"] = arguments.split()[0]
         if keyword == "COPY" and "--from=" in arguments:
             stage = re.search(r"--from=(\S+)", arguments)[1]
             if ":" in stage:
                 references[f"Dockerfile COPY --from {stage}"] = stage
     for where, reference in references.items():
-        name, _, tag = reference.rpartition(":")
-        assert name and "/" not in tag, f"{where}: {reference} has no tag"
+        match = IMAGE_REFERENCE.fullmatch(reference)
+        assert match, f"{where}: {reference} has no tag (a digest may follow it: tag@sha256:...)"
+        tag = match["tag"]
         assert re.match(r"v?\d+\.\d+", tag), f"{where}: {reference} is not an exact version"
         assert not re.search(r"latest|stable|edge|nightly", tag), f"{where}: {reference} floats"
     version = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     assert _driftloop_image(raw_compose).endswith(f":{version['version']}")
 
 
-def test_dockerfile_builds_on_the_airflow_python_and_uv_of_the_project() -> None:
-    base = [args for keyword, args in _instructions() if keyword == "FROM"][-1].split()[0]
-    match = re.fullmatch(r"apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>3\.\d+)", base)
+def test_dockerfile_builds_on_the_airflow_python_and_uv_of_the_project(
+    raw_compose: dict[str, Any],
+) -> None:
+    base = _base_image()
+    match = re.fullmatch(
+        r"apache/airflow:(?P<airflow>[\d.]+)-python(?P<python>3\.\d+)(@sha256:[0-9a-f]{64})?", base
+    )
     assert match, f"the image is not built on the official Airflow image: {base}"
-    lock = (REPO / "requirements.lock").read_text(encoding="utf-8")
-    assert f"\napache-airflow=={match['airflow']}\n" in lock
+    # compose passes the same base image unless docker/.env pins another (by digest)
+    build_args = raw_compose["x-driftloop-image"]["build"]["args"]
+    assert {name: _interpolate(value) for name, value in build_args.items()} == {
+        "AIRFLOW_IMAGE": base
+    }
+    for lock in (DEV_LOCK, RUNTIME_LOCK):
+        assert _lock(lock)["apache-airflow"][0] == match["airflow"], lock.name
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
     assert f">={match['python']}" in pyproject["project"]["requires-python"]
-    uv = re.search(r"\buv==([\w.]+)", DOCKERFILE.read_text(encoding="utf-8"))[1]
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
-    assert re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)[1] == uv
+    uv_version = re.search(r"^UV_VERSION := (\S+)$", makefile, re.MULTILINE)[1]
+    assert _lock(UV_LOCK) == {"uv": (uv_version, _lock(UV_LOCK)["uv"][1])}
 
 
 def test_dockerfile_installs_the_lock_then_the_project_without_dependencies() -> None:
     steps = [f"{keyword} {args}" for keyword, args in _instructions()]
-    copy_lock = next(i for i, s in enumerate(steps) if re.match(r"COPY .*requirements\.lock", s))
+    copy_lock = next(
+        i for i, s in enumerate(steps) if re.match(r"COPY .*requirements-runtime\.lock", s)
+    )
     sync = next(i for i, s in enumerate(steps) if "uv pip sync" in s)
     install = next(i for i, s in enumerate(steps) if "uv pip install" in s)
     assert copy_lock < sync < install
-    assert "requirements.lock" in steps[sync]
+    assert steps[sync].split()[-1] == "requirements-runtime.lock"
     assert "--compile-bytecode" in steps[sync]
     assert "--no-deps" in steps[install]
     assert "/opt/driftloop" in steps[install]
@@ -354,7 +446,7 @@ def test_dockerfile_ships_the_project_folders() -> None:
     copied = {PurePosixPath(src).name for sources, _ in _copies() for src in sources}
     needed = {"dags", "plugins", "expectations", "bento", "driftloop", "operators"}
     assert needed <= copied
-    assert {"requirements.lock", "pyproject.toml"} <= copied
+    assert {"requirements-runtime.lock", "requirements-uv.lock", "pyproject.toml"} <= copied
     env = _dockerfile_env()
     workdir = [args for keyword, args in _instructions() if keyword == "WORKDIR"][-1]
     assert env["DRIFTLOOP_PROJECT_DIR"] == workdir
@@ -363,6 +455,66 @@ def test_dockerfile_ships_the_project_folders() -> None:
     compiled = next(args for keyword, args in _instructions() if "compileall" in args)
     for folder in ("driftloop", "operators", "dags", "plugins", "bento"):
         assert folder in compiled.split()
+
+
+def test_the_image_installs_only_hashed_locks_without_the_dev_extra() -> None:
+    """Every install step in the Dockerfile takes a lock whose every requirement carries a
+    hash, with --require-hashes; the lock holds no dev-extra package; the project itself is
+    installed from the build context without dependencies or extras."""
+    installs = [
+        args
+        for keyword, args in _instructions()
+        if keyword == "RUN" and re.search(r"\bpip (install|sync)\b", args)
+    ]
+    assert len(installs) == 3, installs
+    dev_only = _dev_only()
+    assert {"pytest", "ruff", "schemathesis", "mlflow-skinny"} <= dev_only
+    for step in installs:
+        words = step.split()
+        if "--editable" in words or "-e" in words:
+            target = words[words.index("--editable" if "--editable" in words else "-e") + 1]
+            assert "--no-deps" in words and "[" not in target, (
+                f"installs more than driftloop: {step}"
+            )
+            continue
+        assert "--require-hashes" in words, f"installs without checking hashes: {step}"
+        lock = words[words.index("-r") + 1] if "-r" in words else words[-1]
+        assert lock.endswith(".lock"), f"installs what no lock pins: {step}"
+        pinned = _lock(REPO / lock)
+        assert all(hashes for _, hashes in pinned.values()), (
+            f"{lock} has requirements without hashes"
+        )
+        assert not dev_only & set(pinned), (
+            f"{lock} brings in the dev extra: {dev_only & set(pinned)}"
+        )
+    runtime, dev = _lock(RUNTIME_LOCK), _lock(DEV_LOCK)
+    # the image runs the versions the tests ran with, and what its services start
+    assert {name: version for name, (version, _) in runtime.items()} == {
+        name: dev[name][0] for name in runtime
+    }
+    assert set(IMAGE_NEEDS) <= set(runtime), set(IMAGE_NEEDS) - set(runtime)
+    assert all(hashes for _, hashes in dev.values())
+
+
+def test_make_writes_every_lock_with_hashes_and_installs_checking_them() -> None:
+    makefile = re.sub(r"\\\n\s*", " ", (REPO / "Makefile").read_text(encoding="utf-8"))
+    lock_recipe = re.search(r"^lock:\n((?:\t.*\n)+)", makefile, re.MULTILINE)[1]
+    compiles = [line for line in lock_recipe.splitlines() if "uv pip compile" in line]
+    outputs = {line.split(" -o ")[1].split()[0]: line for line in compiles}
+    assert set(outputs) == {DEV_LOCK.name, RUNTIME_LOCK.name, UV_LOCK.name}
+    for output, line in outputs.items():
+        assert "--generate-hashes" in line, output
+    assert "--extra dev" in outputs[DEV_LOCK.name]
+    assert "--extra" not in outputs[RUNTIME_LOCK.name]
+    assert f"-c {DEV_LOCK.name}" in outputs[RUNTIME_LOCK.name]
+    install = re.search(r"^\$\(VENV\)/\.installed:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)[1]
+    installs = [line for line in install.splitlines() if re.search(r"pip (install|sync)", line)]
+    assert len(installs) == 3, installs
+    for line in installs:
+        if " -e " in line:
+            assert "--no-deps" in line and "-e .[" not in line, line
+        else:
+            assert "--require-hashes" in line and ".lock" in line, line
 
 
 def test_dockerfile_turns_telemetry_off_and_runs_as_airflow() -> None:
@@ -533,13 +685,16 @@ def test_driftloop_settings_reach_workers_and_the_service(
 ) -> None:
     lakefs_port = _published(services["lakefs"])[0][2]
     needed = {
-        "driftloop_registry_url",
-        "driftloop_lakefs__access_key_id",
-        "driftloop_lakefs__secret_access_key",
+        f"{SECRETS_DIR}/{name}"
+        for name in (
+            "driftloop_registry_url",
+            "driftloop_lakefs__access_key_id",
+            "driftloop_lakefs__secret_access_key",
+        )
     }
     for name in ("airflow-worker", "airflow-triggerer", "airflow-init", "bento"):
         env = _env(services[name])
-        mounted = set(_mounted_secrets(services[name]).values())
+        mounted = set(_mounted_secrets(services[name]))
         assert env["DRIFTLOOP_VERSIONING_BACKEND"] == "lakefs", name
         assert env["DRIFTLOOP_SECRETS_DIR"] == SECRETS_DIR, name
         assert env["DRIFTLOOP_LAKEFS__ENDPOINT"] == f"http://lakefs:{lakefs_port}", name
@@ -637,7 +792,7 @@ def test_generated_secrets_agree_with_each_other_and_the_databases(
     def read(name: str) -> str:
         return (generated / name).read_text(encoding="utf-8")
 
-    role_files, owners = _init_sql()
+    role_files, owners, readers = _init_sql()
     assert set(role_files.values()) <= set(_mounted_secrets(services["postgres"]).values())
     lakefs = yaml.safe_load(read("lakefs.yaml"))
     postgres_urls = {
@@ -653,6 +808,16 @@ def test_generated_secrets_agree_with_each_other_and_the_databases(
         assert (url.hostname, url.port) == ("postgres", 5432), name
         assert owners[database] == url.username, f"{name}: {url.username} does not own {database}"
         assert url.password == read(role_files[url.username]), f"{name}: wrong password"
+    serving = urlsplit(read("serving_registry_url"))
+    registry = urlsplit(read("driftloop_registry_url"))
+    assert (serving.scheme, serving.hostname, serving.port, serving.path) == (
+        registry.scheme,
+        registry.hostname,
+        registry.port,
+        registry.path,
+    )
+    assert readers[serving.username] == serving.path.lstrip("/"), "the service's role reads no db"
+    assert serving.password == read(role_files[serving.username])
     broker = urlsplit(read("airflow_celery_broker_url"))
     assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
     assert broker.password == read("redis_password")
@@ -670,8 +835,12 @@ def test_generated_secrets_agree_with_each_other_and_the_databases(
     assert user and password == read("airflow_flower_password")
 
 
-def test_generated_secrets_configure_driftloop(
-    services: dict[str, dict[str, Any]], generated: Path, monkeypatch: pytest.MonkeyPatch
+def test_generated_secrets_configure_the_service(
+    raw_compose: dict[str, Any],
+    services: dict[str, dict[str, Any]],
+    generated: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from driftloop.config import Settings
 
@@ -679,19 +848,91 @@ def test_generated_secrets_configure_driftloop(
         monkeypatch.delenv(key)
     for key, value in _env(services["bento"]).items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(generated))
+    # /run/secrets as compose lays it out in the bento container: each source under its target
+    run_secrets = tmp_path / "run-secrets"
+    run_secrets.mkdir()
+    for path, source in _mounted_secrets(services["bento"]).items():
+        file = PurePosixPath(raw_compose["secrets"][source]["file"]).name
+        (run_secrets / PurePosixPath(path).name).write_bytes((generated / file).read_bytes())
+    monkeypatch.setenv("DRIFTLOOP_SECRETS_DIR", str(run_secrets))
     settings = Settings()
     assert settings.versioning_backend == "lakefs"
-    assert settings.registry_url == (generated / "driftloop_registry_url").read_text()
-    assert (
-        settings.lakefs.access_key_id == (generated / "driftloop_lakefs__access_key_id").read_text()
-    )
-    secret = (generated / "driftloop_lakefs__secret_access_key").read_text()
+    assert settings.registry_url == (generated / "serving_registry_url").read_text()
+    key_id = (generated / "serving_lakefs__access_key_id").read_text()
+    assert settings.lakefs.access_key_id == key_id
+    secret = (generated / "serving_lakefs__secret_access_key").read_text()
     assert settings.lakefs.secret_access_key.get_secret_value() == secret
     token = (generated / "driftloop_serving_token").read_text()
     assert settings.serving_token.get_secret_value() == token
     bucket = _variables(COMPOSE_FILE.read_text(encoding="utf-8"))["S3_BUCKET"]
     assert settings.lakefs.storage_namespace == f"s3://{bucket}/{settings.repository}"
+
+
+def test_the_service_gets_neither_admin_keys_nor_the_registry_owner(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]], generated: Path
+) -> None:
+    """bento mounts secrets of its own: none that Airflow's components or lakeFS's setup
+    mount (the lakeFS admin keys, the registry owner's URL, Airflow's), and its registry URL
+    names the read-only role. lakeFS Community has one user, so serving_lakefs__* start as a
+    copy of the admin keys (docker/README.md): these are separate files an operator replaces
+    with a policy-bound user's keys on lakeFS Enterprise, kept by make-secrets.sh."""
+    bento = _mounted_secrets(services["bento"])
+    privileged = set()
+    for name in (*_airflow_services(raw_compose, services), "lakefs-setup"):
+        privileged |= set(_mounted_secrets(services[name]).values())
+    assert not privileged & set(bento.values()), privileged & set(bento.values())
+    assert {"driftloop_registry_url", "driftloop_lakefs__access_key_id"} <= privileged
+
+    registry_url = bento[f"{SECRETS_DIR}/driftloop_registry_url"]
+    file = PurePosixPath(raw_compose["secrets"][registry_url]["file"]).name
+    url = urlsplit((generated / file).read_text(encoding="utf-8"))
+    _, owners, readers = _init_sql()
+    database = url.path.lstrip("/")
+    assert url.username != owners[database] and readers[url.username] == database
+    for key in ("driftloop_lakefs__access_key_id", "driftloop_lakefs__secret_access_key"):
+        source = bento[f"{SECRETS_DIR}/{key}"]
+        assert source == key.replace("driftloop_", "serving_", 1), source
+        documented = (DOCKER / "README.md").read_text(encoding="utf-8")
+        assert f"`{source}`" in documented, f"docker/README.md does not say what {source} holds"
+
+
+def test_the_documented_lakefs_policy_covers_what_the_service_touches() -> None:
+    """The policy in docker/README.md names the repository, the monitoring branch and the
+    object prefixes driftloop uses, and grants writes on the monitoring side only."""
+    from driftloop.config import Settings
+    from driftloop.monitoring.profiles import profile_path
+    from driftloop.spec import load_spec
+    from driftloop.training.steps import run_folder
+
+    readme = (DOCKER / "README.md").read_text(encoding="utf-8")
+    policy = json.loads(re.search(r"```json\n(.*?)```", readme, re.DOTALL)[1])
+    grants = {
+        (action, statement["resource"])
+        for statement in policy["statement"]
+        for action in statement["action"]
+        if statement["effect"] == "allow"
+    }
+    settings = Settings()
+    spec = load_spec(REPO / "expectations" / f"{settings.dataset}.yaml")
+    repository = f"arn:lakefs:fs:::repository/{settings.repository}"
+    models = run_folder(spec, "run").split("/")[0]
+    monitoring = profile_path(spec.name, "serving", "key").split("/")[0]
+    assert grants == {
+        ("fs:ListObjects", repository),
+        ("fs:ReadBranch", f"{repository}/branch/*"),
+        ("fs:ReadObject", f"{repository}/object/{models}/*"),
+        ("fs:ReadObject", f"{repository}/object/{monitoring}/*"),
+        ("fs:WriteObject", f"{repository}/object/{monitoring}/*"),
+        ("fs:CreateBranch", f"{repository}/branch/{settings.monitoring.branch}"),
+        ("fs:CreateCommit", f"{repository}/branch/{settings.monitoring.branch}"),
+    }
+    for command in (
+        "policies create --id DriftloopServing --statement-document",
+        "users create --id driftloop-serving",
+        "users policies attach --id driftloop-serving --policy DriftloopServing",
+        "users credentials create --id driftloop-serving",
+    ):
+        assert f"lakectl auth {command}" in readme, command
 
 
 def test_make_secrets_keeps_what_exists_and_draws_fresh_values(tmp_path: Path) -> None:
@@ -802,8 +1043,14 @@ def test_postgres_runs_the_database_script_once(services: dict[str, dict[str, An
     script = (DOCKER / mounts[init[0]]).read_text(encoding="utf-8")
     sql_path = re.search(r"-f (\S+\.sql)", script)[1]
     assert (DOCKER / mounts[sql_path]).resolve() == INIT_SQL
-    role_files, owners = _init_sql()
-    assert set(owners.values()) == set(role_files) == {"airflow", "driftloop", "lakefs"}
+    role_files, owners, readers = _init_sql()
+    assert set(owners.values()) == {"airflow", "driftloop", "lakefs"}
+    assert readers == {"driftloop_serving": "driftloop_registry"}
+    assert set(role_files) == set(owners.values()) | set(readers)
+    # what the SQL includes sits beside it in the container, from docker/postgres/
+    for included in re.findall(r"^\\ir (\S+)$", INIT_SQL.read_text(encoding="utf-8"), re.M):
+        target = str(PurePosixPath(sql_path).parent / included)
+        assert (DOCKER / mounts[target]).resolve() == INIT_SQL.parent / included, included
     checked = set(re.search(r"for name in ([\w ]+); do", script)[1].split())
     assert checked == set(role_files.values()), "initdb.sh checks other secrets than the SQL reads"
     for secret in checked:

@@ -1,14 +1,20 @@
 """The BentoML service up the ladder: in-process, ``bentoml serve`` over HTTP, a built Bento.
 
 One project home holds a real champion (version 1) and a registered challenger (version 2).
+A second home, with the prediction and admin tokens and a concurrency cap of one, serves the
+tests of the guard; ``driftloop serve`` is stopped with SIGTERM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import http.client
 import io
 import json
 import os
+import signal
+import socket
+import sqlite3
 import sys
 import tarfile
 import threading
@@ -22,6 +28,7 @@ import pytest
 from bento.environment import bentoml_env, bentoml_home
 from driftloop.config import Settings
 from driftloop.registry import Registry
+from tests.support.processes import kill, running, tree
 from tests.support.serving import (
     free_port,
     make_settings,
@@ -34,6 +41,10 @@ pytestmark = pytest.mark.integration
 
 MAX_ROWS = 50
 MAX_BODY = 100_000
+ADMIN_TOKEN = "admin-s3cret"
+CLIENT_TOKEN = "client-s3cret"
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+CLIENT = {"Authorization": f"Bearer {CLIENT_TOKEN}"}
 
 
 @pytest.fixture(scope="module")
@@ -75,13 +86,19 @@ def _env(settings: Settings, **extra: str) -> dict[str, str]:
         "DRIFTLOOP_SERVING_MAX_ROWS": str(MAX_ROWS),
         "DRIFTLOOP_SERVING_MAX_BODY_BYTES": str(MAX_BODY),
         "DRIFTLOOP_SERVING_PROFILE_SECONDS": "1",
+        "DRIFTLOOP_SERVING_ADMIN_TOKEN": ADMIN_TOKEN,
         **extra,
     }
 
 
 def _serve(settings: Settings, target: str, **extra: str):
-    port = free_port()
     command = [sys.executable, "-m", "bentoml", "serve", target, "--host", "127.0.0.1"]
+    return _start(settings, command, **extra)
+
+
+def _start(settings: Settings, command: list[str], **extra: str):
+    """Start ``command --port <a free port>``; return the process and its URL once ready."""
+    port = free_port()
     process = start_server(
         [*command, "--port", str(port)],
         env=_env(settings, **extra),
@@ -111,13 +128,15 @@ def test_service_class_in_process(project: Settings, rows: list[dict]) -> None:
     try:
         records = [module.Record.model_validate(row) for row in rows[:3]]
         response = asyncio.run(service.predict(records))
-        metadata = service.metadata()
+        public, full = service.metadata(), service.full_metadata()
     finally:
         service.shutdown()
 
     assert response.model_version == 1 and len(response.predictions) == 3
-    assert metadata["version"] == 1 and metadata["aliases"] == {"champion": 1}
-    assert metadata["source"] == "registry"
+    assert full["version"] == 1 and full["aliases"] == {"champion": 1}
+    assert full["source"] == "registry"
+    assert public.items() <= full.items()
+    assert not {"lineage", "watcher", "aliases", "source"} & set(public)
 
 
 # --- Rung 2: `bentoml serve` over real HTTP ---
@@ -140,7 +159,7 @@ def test_predict_over_http_names_version_and_data_commit(
 def test_batch_endpoint_and_metadata_and_health(server: str, rows: list[dict]) -> None:
     batch = httpx.post(f"{server}/predict_batch", json={"records": rows[:4]}, timeout=30)
     single = httpx.post(f"{server}/predict", json={"records": rows[:4]}, timeout=30)
-    metadata = httpx.get(f"{server}/metadata", timeout=30).json()
+    metadata = httpx.get(f"{server}/metadata/full", headers=ADMIN, timeout=30).json()
 
     assert batch.status_code == 200, batch.text
     assert [p["probability"] for p in batch.json()] == pytest.approx(
@@ -374,7 +393,7 @@ def test_metadata_shows_the_switch_and_the_rollback(server: str, registry: Regis
         registry.move_alias("credit_risk", "champion", version, actor="tests", reason="meta")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            shown = httpx.get(f"{server}/metadata", timeout=10).json()
+            shown = httpx.get(f"{server}/metadata/full", headers=ADMIN, timeout=10).json()
             if shown["version"] == version:
                 return shown["aliases"]["champion"]
             time.sleep(0.1)
@@ -416,7 +435,7 @@ def test_build_the_bento_and_serve_it(
     process, url = _serve(project, tag, DRIFTLOOP_HOME=str(project.home_dir / "elsewhere"))
     try:
         reply = httpx.post(f"{url}/predict", json={"records": rows[:3]}, timeout=30)
-        metadata = httpx.get(f"{url}/metadata", timeout=10).json()
+        metadata = httpx.get(f"{url}/metadata/full", headers=ADMIN, timeout=10).json()
     finally:
         stop_server(process)
 
@@ -424,3 +443,132 @@ def test_build_the_bento_and_serve_it(
     assert reply.json()["model_version"] == 1
     assert metadata["source"] == f"bento:{model_tag(version)}"
     assert metadata["watcher"] is None
+
+
+# --- The guard and the cap on a real server; stopping `driftloop serve` ---
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory, repo_dir: Path) -> Iterator[tuple[str, Path]]:
+    """A server of its own champion with both tokens and a cap of one request in flight.
+
+    Yields its URL and its registry's database file.
+    """
+    settings = make_settings(tmp_path_factory.mktemp("guarded") / "home", repo_dir)
+    train_version(settings, day=0)
+    process, url = _serve(
+        settings,
+        "bento.service:DriftloopService",
+        DRIFTLOOP_SERVING_TOKEN=CLIENT_TOKEN,
+        DRIFTLOOP_SERVING_MAX_CONCURRENCY="1",
+        DRIFTLOOP_SERVING_PROFILE_SECONDS="0",
+    )
+    yield url, settings.home_dir / "registry.db"
+    stop_server(process)
+
+
+def test_the_prediction_token_is_required_but_not_by_health(
+    guarded: tuple[str, Path], rows: list[dict]
+) -> None:
+    url, _ = guarded
+    body = {"records": rows[:2]}
+
+    assert httpx.post(f"{url}/predict", json=body, timeout=30).status_code == 401
+    assert httpx.post(f"{url}/predict", json=body, headers=ADMIN, timeout=30).status_code == 200
+    assert httpx.post(f"{url}/predict", json=body, headers=CLIENT, timeout=30).status_code == 200
+    assert httpx.get(f"{url}/readyz", timeout=10).status_code == 200
+
+
+def test_lineage_and_watcher_errors_are_shown_to_the_admin_token_only(
+    guarded: tuple[str, Path],
+) -> None:
+    url, registry_db = guarded
+    # The watcher's next polls fail, and its error names the registry's database.
+    with sqlite3.connect(registry_db) as database:
+        database.execute("ALTER TABLE registry_aliases RENAME TO registry_aliases_hidden")
+    try:
+        deadline = time.monotonic() + 60
+        error = None
+        while error is None and time.monotonic() < deadline:
+            full = httpx.get(f"{url}/metadata/full", headers=ADMIN, timeout=10)
+            error = full.json()["watcher"]["last_error"]
+            time.sleep(0.2)
+        public = httpx.get(f"{url}/metadata", headers=CLIENT, timeout=10)
+        as_client = httpx.get(f"{url}/metadata/full", headers=CLIENT, timeout=10)
+        wrong = httpx.get(f"{url}/metadata/full", headers={"Authorization": "Bearer x"}, timeout=10)
+        without = httpx.get(f"{url}/metadata/full", timeout=10)
+    finally:
+        with sqlite3.connect(registry_db) as database:
+            database.execute("ALTER TABLE registry_aliases_hidden RENAME TO registry_aliases")
+
+    assert error is not None and str(registry_db) in error
+    assert full.json()["lineage"]["artifact_sha256"]
+    assert public.status_code == 200
+    assert public.json()["version"] == 1 and public.json()["data_commit"]
+    assert "purpose" in public.json()["request_schema"]["properties"]
+    assert not {"lineage", "watcher", "aliases", "source"} & set(public.json())
+    assert str(registry_db) not in public.text and "artifact" not in public.text
+    assert (as_client.status_code, wrong.status_code, without.status_code) == (403, 401, 401)
+    for refused in (as_client, wrong, without):
+        assert "lineage" not in refused.text and str(registry_db) not in refused.text
+
+
+def _start_slow_request(url: str, body: bytes) -> socket.socket:
+    """A /predict whose body stops after its first bytes: in flight until the rest is sent."""
+    host, port = url.removeprefix("http://").split(":")
+    connection = socket.create_connection((host, int(port)), timeout=30)
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {CLIENT_TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    connection.sendall(head.encode() + body[:10])
+    return connection
+
+
+def test_the_concurrency_cap_answers_503_and_the_server_serves_on(
+    guarded: tuple[str, Path], rows: list[dict]
+) -> None:
+    url, _ = guarded
+    body = json.dumps({"records": rows[:3]}).encode()
+    slow = _start_slow_request(url, body)
+    try:
+        # The slow request reaches the service on its own connection: wait until it counts.
+        deadline = time.monotonic() + 60
+        refused = httpx.post(f"{url}/predict", content=body, headers=CLIENT, timeout=30)
+        while refused.status_code == 200 and time.monotonic() < deadline:
+            refused = httpx.post(f"{url}/predict", content=body, headers=CLIENT, timeout=30)
+        ready = httpx.get(f"{url}/readyz", timeout=10)
+        metrics = httpx.get(f"{url}/metrics", timeout=10)
+        slow.sendall(body[10:])
+        answer = http.client.HTTPResponse(slow)
+        answer.begin()
+        finished = answer.status, json.loads(answer.read())
+    finally:
+        slow.close()
+    after = httpx.post(f"{url}/predict", content=body, headers=CLIENT, timeout=30)
+    while after.status_code == 503 and time.monotonic() < deadline:
+        after = httpx.post(f"{url}/predict", content=body, headers=CLIENT, timeout=30)
+
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert "requests in flight" in refused.json()["error"]
+    assert (ready.status_code, metrics.status_code) == (200, 200)
+    assert finished[0] == 200 and finished[1]["model_version"] == 1
+    assert after.status_code == 200, after.text
+
+
+def test_sigterm_to_driftloop_serve_stops_the_service_and_its_workers(project: Settings) -> None:
+    process, url = _start(project, [sys.executable, "-m", "driftloop.launcher.cli", "serve"])
+    pids = tree(process.pid)
+    try:
+        # driftloop, BentoML's process manager and its worker (in a session of its own).
+        assert len(pids) >= 3
+        os.kill(process.pid, signal.SIGTERM)
+
+        assert process.wait(timeout=120) == 128 + signal.SIGTERM
+        assert running(pids) == []
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{url}/readyz", timeout=10)
+    finally:
+        kill(pids)
+        stop_server(process)

@@ -331,7 +331,7 @@ def test_corrupted_batches_are_quarantined_naming_the_column(
     for number, (name, corrupt) in enumerate(corpus.CORRUPTIONS.items()):
         settings, store = backends[(number + offset) % 2], stores[(number + offset) % 2]
         broken = corrupt(later, entry)
-        path = corpus.write_csv(broken.frame, tmp_path / f"corrupt-{number}.csv")
+        path = corpus.write_csv(broken.frame, settings.landing_dir / f"corrupt-{number}.csv")
         main = store.resolve("main")
         batch = stage_batch(store, spec, settings=settings, path=str(path), run_id="corpus")
         report = validate_batch(store, spec, batch, settings=settings)
@@ -339,7 +339,7 @@ def test_corrupted_batches_are_quarantined_naming_the_column(
         if report.success:
             problems.append(f"{where}: published: {report.describe(batch.source)}")
             continue
-        message = str(read_quarantine_note(store, batch.key)["message"])
+        message = str(read_quarantine_note(store, spec.name, batch.key)["message"])
         if repr(broken.column) not in message:
             problems.append(f"{where}: the reason does not name {broken.column!r}: {message}")
         if store.resolve("main") != main:

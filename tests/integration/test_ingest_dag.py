@@ -100,18 +100,18 @@ def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store
     outcome = run_dag_once(project, "driftloop_ingest", logical_date=_logical_date_for(BAD_DAY))
     assert not outcome.succeeded
     assert store.resolve("main") == before
-    assert "ingest-2026-01-03T0000Z" in store.list_branches()
+    branch = "ingest-credit_risk-2026-01-03T0000Z"
+    assert branch in store.list_branches()
 
-    note = read_quarantine_note(store, "2026-01-03T0000Z")
+    note = read_quarantine_note(store, "credit_risk", "2026-01-03T0000Z")
     assert "income" in note["message"] and "purpose" in note["message"]
     assert "crypto" in note["message"]
     assert Path(note["docs_path"]).exists()
     # GX's result and page are in the store too, not only on the worker that validated
-    branch = "ingest-2026-01-03T0000Z"
     assert json.loads(store.read_object(branch, note["result_object"]))["success"] is False
     assert b"income" in store.read_object(branch, note["docs_object"])
     # the staged data is kept on the quarantine branch for inspection
-    assert store.list_objects("ingest-2026-01-03T0000Z", "data/credit_risk/2026-01-03")
+    assert store.list_objects(branch, "data/credit_risk/2026-01-03")
 
 
 def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
@@ -127,10 +127,22 @@ def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_ingests_a_good_file_through_the_dag(project: Settings, store) -> None:
-    path = project.landing_dir / "applications_2026-01-02.csv"
-    result = _cli(project, "ingest", str(path))
+def test_a_conf_path_outside_the_landing_zone_fails_the_run(project: Settings, store) -> None:
+    before, branches = store.resolve("main"), store.list_branches()
+    outcome = run_dag_once(project, "driftloop_ingest", conf={"path": "/**/*.csv"})
+    assert not outcome.succeeded
+    assert "is outside the folders ingest may read" in outcome.output
+    assert store.resolve("main") == before and store.list_branches() == branches
+
+
+def test_cli_ingests_a_file_from_outside_the_landing_zone_through_it(
+    project: Settings, store, tmp_path: Path
+) -> None:
+    mine = tmp_path / "mine.csv"
+    mine.write_bytes((project.landing_dir / "applications_2026-01-02.csv").read_bytes())
+    result = _cli(project, "ingest", str(mine))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert f"landed {mine} as {project.landing_dir / 'credit_risk'}" in result.stdout
     assert "published data/credit_risk/file-" in result.stdout
     assert store.resolve("main") in result.stdout
 
@@ -139,7 +151,7 @@ def test_cli_reports_quarantine_reasons_for_a_bad_file(project: Settings, store)
     before = store.resolve("main")
     result = _cli(project, "ingest", str(project.landing_dir / "applications_2026-01-03.csv"))
     assert result.returncode == 1
-    assert "quarantined on branch ingest-file-" in result.stderr
+    assert "quarantined on branch ingest-credit_risk-file-" in result.stderr
     assert "income" in result.stderr
     assert store.resolve("main") == before
 

@@ -131,3 +131,41 @@ def test_cli_lists_reproduces_promotes_and_rolls_back(project: Settings, registr
     moves = registry.audit_log("credit_risk")
     assert [(m.from_version, m.to_version) for m in moves] == [(None, 1), (1, 2), (2, 1)]
     assert moves[-1].reason == "worse in the field" and moves[-1].actor.startswith("cli:")
+
+
+def test_a_quarantine_branch_is_refused_unless_allowed_and_then_kept_from_champion(
+    project: Settings, registry: Registry
+) -> None:
+    from driftloop.versioning.factory import open_store
+
+    store = open_store(project)
+    store.create_branch("ingest-quarantined", "main")
+    store.write_object("ingest-quarantined", "quarantine/reasons.json", b'{"failed": ["ids"]}')
+    quarantined = store.commit("ingest-quarantined", "Quarantine: validation failed").id
+    versions = len(registry.list_versions("credit_risk"))
+
+    refused = run_dag_once(
+        project,
+        "driftloop_train",
+        conf={"reason": "quarantined", "data_ref": "ingest-quarantined", **FAST},
+    )
+    assert not refused.succeeded
+    assert f"data ref 'ingest-quarantined' (commit {quarantined}) is not on 'main'" in (
+        refused.output
+    )
+    assert len(registry.list_versions("credit_risk")) == versions
+
+    allowed = _cli(project, "train", "--data-ref", "ingest-quarantined", "--allow-unpublished-data")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    latest = registry.latest_version("credit_risk")
+    assert latest.version == versions + 1
+    assert latest.lineage.unpublished_data
+    assert (latest.lineage.data_ref, latest.lineage.data_commit) == (
+        "ingest-quarantined",
+        quarantined,
+    )
+    decision = registry.decisions("credit_risk")[-1]
+    assert decision.version == latest.version and not decision.promoted
+    assert decision.evidence["unpublished_data"] is True
+    assert f"version {latest.version}: registered, not promoted" in allowed.stdout
+    assert registry.get_alias("credit_risk", "champion").version == 1

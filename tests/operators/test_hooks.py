@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from driftloop.config import LakeFSSettings, Settings
+from driftloop.exceptions import VersioningError
 from driftloop.versioning.lakefs import LakeFSVersionStore
-from driftloop_provider.hooks.lakefs import LakeFSHook
+from driftloop_provider.hooks.lakefs import LakeFSHook, version_store
 from driftloop_provider.hooks.registry import RegistryHook
 from tests.support.lakefs_standin import LakeFSStandIn
 from tests.support.serving import free_port
@@ -51,6 +54,23 @@ def test_lakefs_hook_builds_the_store_and_its_test_logs_in(
 
     ok, message = LakeFSHook("bad", repository="hooked").test_connection()
     assert not ok and lakefs.endpoint in message, message
+
+
+def test_a_task_store_from_a_connection_has_the_settings_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = Settings(
+        home=tmp_path,
+        versioning_backend="lakefs",
+        lakefs_conn_id="hanging",
+        lakefs=LakeFSSettings(timeout_seconds=0.2, retries=0),
+    )
+    # The kernel accepts the connection; nobody ever answers on it.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        _connection(monkeypatch, "hanging", conn_type="lakefs", host=host, login="k", password="s")
+        with pytest.raises(VersioningError, match=rf"{host}/api/v1/.* within 0\.2 s \(lakefs"):
+            version_store(settings).list_branches()
 
 
 def test_registry_hook_keeps_the_password_in_the_password_field(

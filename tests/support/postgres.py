@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import URL, create_engine
+from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests.support.services import skip_unless_ci
@@ -61,3 +61,23 @@ def temporary_schema(database: URL, prefix: str) -> Iterator[str]:
         with engine.connect() as connection:
             connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         engine.dispose()
+
+
+@contextmanager
+def temporary_role(prefix: str, password: str) -> Iterator[str]:
+    """A new login role ``<prefix>_<random>`` with ``password``; dropped afterwards.
+
+    Drop the databases it has rights in first (``temporary_database`` inside this block).
+    """
+    admin = create_engine(admin_url(), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin.connect() as connection:
+        connection.execute(
+            text(f'CREATE ROLE "{name}" LOGIN PASSWORD :password'), {"password": password}
+        )
+    try:
+        yield name
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{name}"')
+        admin.dispose()

@@ -152,7 +152,7 @@ ALLOWED = {
         *("registry", "spec", "versioning"),
     },
     "serving": {"config", "monitoring", "registry", "spec", "training", "versioning"},
-    "overview": {"ingest", "monitoring", "registry", "versioning"},
+    "overview": {"data", "ingest", "monitoring", "registry", "versioning"},
 }
 
 

@@ -10,7 +10,7 @@ from airflow.sdk import BaseHook
 from driftloop_provider.connection_types import LAKEFS
 
 if TYPE_CHECKING:
-    from driftloop.config import Settings
+    from driftloop.config import LakeFSSettings, Settings
     from driftloop.versioning.base import VersionStore
     from driftloop.versioning.lakefs import LakeFSVersionStore
 
@@ -21,6 +21,9 @@ class LakeFSHook(BaseHook):
     Connection fields: host = endpoint, login = access key id, password = secret access key;
     extras ``repository`` and ``storage_namespace`` (both optional). The form is declared in
     :data:`driftloop_provider.connection_types.LAKEFS`.
+
+    ``limits`` gives the request deadline and retries (its ``timeout_seconds`` and
+    ``retries``; its endpoint and keys are not used); by default those of the settings.
     """
 
     conn_name_attr = "lakefs_conn_id"
@@ -29,11 +32,16 @@ class LakeFSHook(BaseHook):
     hook_name = LAKEFS.hook_name
 
     def __init__(
-        self, lakefs_conn_id: str = default_conn_name, *, repository: str | None = None
+        self,
+        lakefs_conn_id: str = default_conn_name,
+        *,
+        repository: str | None = None,
+        limits: LakeFSSettings | None = None,
     ) -> None:
         super().__init__()
         self.lakefs_conn_id = lakefs_conn_id
         self._repository = repository
+        self._limits = limits
 
     def get_conn(self) -> LakeFSVersionStore:
         """The connection's repository as a driftloop version store (built once per hook)."""
@@ -41,11 +49,19 @@ class LakeFSHook(BaseHook):
 
     @cached_property
     def _store(self) -> LakeFSVersionStore:
+        from driftloop.config import LakeFSSettings
         from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client
 
         conn = self.get_connection(self.lakefs_conn_id)
         extras = conn.extra_dejson
-        client = lakefs_client(self.endpoint, conn.login or "", conn.password or "")
+        limits = self._limits or LakeFSSettings()
+        client = lakefs_client(
+            self.endpoint,
+            conn.login or "",
+            conn.password or "",
+            timeout_seconds=limits.timeout_seconds,
+            retries=limits.retries,
+        )
         return LakeFSVersionStore(
             client=client,
             repository=self._repository or extras.get("repository") or "driftloop",
@@ -89,7 +105,11 @@ def version_store(settings: Settings, *, lakefs_conn_id: str | None = None) -> V
     """
     conn_id = lakefs_conn_id or settings.lakefs_conn_id
     if settings.versioning_backend == "lakefs" and (conn_id or not settings.lakefs.endpoint):
-        hook = LakeFSHook(conn_id or LakeFSHook.default_conn_name, repository=settings.repository)
+        hook = LakeFSHook(
+            conn_id or LakeFSHook.default_conn_name,
+            repository=settings.repository,
+            limits=settings.lakefs,
+        )
         return hook.get_conn()
     from driftloop.versioning.factory import open_store
 

@@ -17,7 +17,8 @@ from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate
 from driftloop.exceptions import EmptyBatch
 from driftloop.ingest.quarantine import read_quarantine_note
 from driftloop.ingest.steps import publish_batch, stage_batch, validate_batch
-from driftloop.spec import load_spec
+from driftloop.overview.batches import published_batches, quarantined_batches
+from driftloop.spec import load_spec, save_spec
 from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn
 
@@ -94,9 +95,10 @@ def test_bad_batch_stays_on_its_branch_with_the_reasons(settings: Settings) -> N
     assert not report.success and "age" in report.describe(batch.source)
     assert report.failures and report.docs_path.exists()
     assert store.resolve("main") == main_before
-    assert "age" in read_quarantine_note(store, batch.key)["message"]
+    assert batch.branch == f"ingest-{spec.name}-{batch.key}"
+    assert "age" in read_quarantine_note(store, spec.name, batch.key)["message"]
     verdict = store.get_commit(batch.branch)
-    assert verdict.message == f"Quarantine batch {batch.key}"
+    assert verdict.message == f"Quarantine batch {batch.key} of {spec.name}"
     assert verdict.metadata == {"quarantined": "true"}
     assert verdict.parents == [batch.commit_id]
 
@@ -160,3 +162,45 @@ def test_changed_batch_is_published_with_its_warnings(settings: Settings) -> Non
     assert recorded == report.warning_records()
     assert any("crypto" in w["message"] for w in recorded)
     assert store.list_objects(head, batch.path)
+
+
+def _dataset(settings: Settings, name: str) -> Settings:
+    """The project's spec and suite renamed to ``name``, reading ``<landing>/<name>/``."""
+    folder = settings.home_dir / "expectations"
+    spec = load_spec(settings.dataset_spec_path)
+    source = spec.source.model_copy(
+        update={"path": f"${{DRIFTLOOP_LANDING_DIR}}/{name}/applications_*.csv"}
+    )
+    save_spec(spec.model_copy(update={"name": name, "source": source}), folder / f"{name}.yaml")
+    suite = json.loads(settings.suite_path.read_text(encoding="utf-8"))
+    (folder / f"{name}.json").write_text(json.dumps(suite | {"name": name}), encoding="utf-8")
+    return settings.model_copy(update={"dataset": name, "expectations": folder})
+
+
+def test_datasets_on_one_store_never_share_a_batch(settings: Settings) -> None:
+    """Beta's batch of an interval leaves alpha's quarantined batch of it alone."""
+    alpha, beta = _dataset(settings, "alpha"), _dataset(settings, "beta")
+    good = GeneratorConfig(seed=3, rows_per_batch=400)
+    bad = good.model_copy(update={"corruption": CorruptionConfig(null_fraction={"age": 0.2})})
+    generate_batches(bad, start=DAY.date(), days=1, out_dir=settings.landing_dir / "alpha")
+    generate_batches(good, start=DAY.date(), days=1, out_dir=settings.landing_dir / "beta")
+    store = open_store(settings)
+    alpha_spec, beta_spec = load_spec(alpha.dataset_spec_path), load_spec(beta.dataset_spec_path)
+
+    rejected = stage_batch(store, alpha_spec, settings=alpha, interval=_interval(), run_id="a")
+    assert not validate_batch(store, alpha_spec, rejected, settings=alpha).success
+    batch = stage_batch(store, beta_spec, settings=beta, interval=_interval(), run_id="b")
+    report = validate_batch(store, beta_spec, batch, settings=beta)
+    assert report.success, report.describe(batch.source)
+    head = publish_batch(store, batch, report.statistics, settings=beta, run_id="b")
+
+    assert batch.key == rejected.key and batch.branch != rejected.branch
+    assert [o.path for o in store.list_objects(head, "data/")] == [f"data/beta/{batch.key}.parquet"]
+    assert store.get_commit(head).metadata["dataset"] == "beta"
+    assert rejected.branch in store.list_branches()
+    assert "age" in read_quarantine_note(store, "alpha", rejected.key)["message"]
+    assert [o.path for o in store.list_objects(rejected.branch, "data/")] == [rejected.path]
+    assert [b.key for b in quarantined_batches(store, "alpha")] == [rejected.key]
+    assert quarantined_batches(store, "beta") == []
+    assert [b.key for b in published_batches(store, "main", "beta")] == [batch.key]
+    assert published_batches(store, "main", "alpha") == []

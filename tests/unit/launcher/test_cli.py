@@ -102,3 +102,42 @@ def test_relearn_shows_the_diff_and_writes_only_when_asked(
     assert "wrote" in capsys.readouterr().out
     assert main(["contract", "relearn"]) == 0
     assert "nothing to change" in capsys.readouterr().out
+
+
+def test_store_verify_exits_0_on_a_clean_store_and_1_listing_a_damaged_blob(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    from driftloop.config import get_settings
+    from driftloop.versioning.factory import open_store
+
+    monkeypatch.setenv("DRIFTLOOP_HOME", str(tmp_path / "home"))
+    settings = get_settings()
+    store = open_store(settings)
+    store.ensure_repository()
+    store.write_object("main", "data/batch.parquet", b"published bytes")
+    store.commit("main", "publish")
+
+    assert main(["store", "verify"]) == 0
+    assert "all intact" in capsys.readouterr().out
+
+    digest = hashlib.sha256(b"published bytes").hexdigest()
+    blob = settings.versioning_dir / settings.repository / "objects" / digest[:2] / digest
+    blob.write_bytes(b"Published bytes")
+    assert main(["store", "verify"]) == 1
+    out = capsys.readouterr().out
+    assert f"{blob}: corrupt" in out and f"expected {digest}" in out
+    assert "'data/batch.parquet' on 'main'" in out and "1 damaged" in out
+
+
+def test_store_verify_refuses_a_lakefs_backend(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DRIFTLOOP_VERSIONING_BACKEND", "lakefs")
+    monkeypatch.setenv("DRIFTLOOP_LAKEFS__ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("DRIFTLOOP_LAKEFS__ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("DRIFTLOOP_LAKEFS__SECRET_ACCESS_KEY", "secret")
+
+    assert main(["store", "verify"]) == 2
+    assert "checks the local store only" in capsys.readouterr().err

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pydantic import SecretStr
 
-from driftloop.config import LakeFSSettings, Settings
+from driftloop.config import Settings
 from driftloop.config.monitoring import MonitoringSettings
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.monitoring.profiles import profile_frame
@@ -20,6 +19,7 @@ from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
 from tests.support.lakefs_standin import LakeFSStandIn
+from tests.unit.versioning.conftest import lakefs_settings
 
 REPO = Path(__file__).resolve().parents[3]
 ROWS = 10_000
@@ -93,16 +93,13 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> VersionStore:
     else:
         standin: LakeFSStandIn = request.getfixturevalue("lakefs_standin")
         repository = f"test-{uuid.uuid4().hex[:12]}"
-        settings = Settings(
-            home=tmp_path,
-            versioning_backend="lakefs",
+        settings = lakefs_settings(
+            tmp_path,
+            endpoint=standin.endpoint,
+            key=standin.access_key_id,
+            secret=standin.secret_access_key,
             repository=repository,
-            lakefs=LakeFSSettings(
-                endpoint=standin.endpoint,
-                access_key_id=standin.access_key_id,
-                secret_access_key=SecretStr(standin.secret_access_key),
-                storage_namespace=f"local://standin/{repository}",
-            ),
+            namespace=f"local://standin/{repository}",
         )
     store = open_store(settings)
     store.ensure_repository("main")

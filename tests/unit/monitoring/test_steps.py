@@ -45,15 +45,16 @@ def _publish(
     """
     start = datetime(2024, 1, day, tzinfo=UTC)
     key = start.strftime("%Y-%m-%dT%H%MZ")
-    branch = f"ingest-{key}"
+    branch = f"ingest-{spec.name}-{key}"
     store.create_branch(branch, "main")
     store.write_object(
         branch,
         f"data/{spec.name}/{key}.parquet",
         to_parquet_bytes(make_batch(day, rows=rows, **drift)),
     )
-    store.commit(branch, f"Stage {key}", {"batch": key})
+    store.commit(branch, f"Stage {key}", {"dataset": spec.name, "batch": key})
     metadata = {
+        "dataset": spec.name,
         "batch": key,
         "rows": str(rows),
         "interval_start": start.isoformat(),
@@ -393,6 +394,19 @@ def test_published_batches_are_profiled_once_with_their_interval(
     assert profile_new_batches(local_store, spec, settings) == []
     third = _publish(local_store, spec, 4)
     assert [p.key for p in profile_new_batches(local_store, spec, settings)] == [third]
+
+
+def test_a_batch_profile_takes_only_its_own_datasets_publish_commit(
+    local_store: VersionStore, spec: DatasetSpec, settings: Settings
+) -> None:
+    """Another dataset's batch of the same interval has the same key, and newer warnings."""
+    key = _publish(local_store, spec, 2)
+    warning = {"column": "income", "expectation": "e", "rule": "range", "message": "m"}
+    _publish(local_store, spec.model_copy(update={"name": "other"}), 2, warnings=[warning])
+
+    (written,) = profile_new_batches(local_store, spec, settings)
+
+    assert written.key == key and written.validation_warnings == []
 
 
 def test_nothing_published_means_nothing_to_profile(

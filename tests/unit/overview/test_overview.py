@@ -17,8 +17,8 @@ def test_a_fresh_install_shows_empty_pages_not_errors(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home", project_dir=tmp_path)
     store = open_store(settings)  # its repository does not exist yet
     assert version_rows(open_registry(settings.registry_database_url), "credit_risk") == []
-    assert published_batches(store, "main") == []
-    assert quarantined_batches(store) == []
+    assert published_batches(store, "main", "credit_risk") == []
+    assert quarantined_batches(store, "credit_risk") == []
     assert drift_history(store, "credit_risk", "monitoring").checks == []
 
 

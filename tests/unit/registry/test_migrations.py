@@ -7,7 +7,17 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import JSON, Integer, MetaData, String, create_engine, insert, inspect, select
+from sqlalchemy import (
+    JSON,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from driftloop.config.monitoring import GuardSettings
@@ -107,6 +117,41 @@ def test_downgrade_removes_the_schema_and_upgrade_restores_it(
     registry.upgrade()
     assert registry.schema_revision() == head_revision
     assert registry.list_models() == []
+
+
+def test_versions_registered_before_0003_load_as_trained_on_published_data(
+    db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
+) -> None:
+    registry = Registry(url=db_url)  # creates the SQLite file's folder
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "0002")
+        models = Table("registry_models", MetaData(), autoload_with=connection)
+        versions = Table("registry_model_versions", MetaData(), autoload_with=connection)
+        assert "unpublished_data" not in versions.c
+        connection.execute(insert(models).values(id=1, name="credit_risk", created_at=T0))
+        old = lineage.model_dump(exclude={"unpublished_data"})
+        connection.execute(
+            insert(versions).values(
+                model_id=1,
+                version=1,
+                run_key="r1",
+                status="registered",
+                created_by="t",
+                created_at=T0,
+                **old,
+            )
+        )
+    engine.dispose()
+
+    registry.upgrade()
+
+    assert registry.schema_revision() == head_revision
+    loaded = registry.get_version("credit_risk", 1)
+    assert loaded.lineage.unpublished_data is False
+    assert loaded.lineage.model_dump(exclude={"unpublished_data"}) == old
+    registry.close()
 
 
 def test_calls_before_upgrade_say_the_schema_is_missing(db_url: str) -> None:

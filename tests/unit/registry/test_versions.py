@@ -36,6 +36,42 @@ def test_register_is_idempotent_by_run_key(registry: Registry, lineage: VersionL
     assert registry.list_versions("credit_risk") == [first]
 
 
+def test_a_reused_run_key_with_another_artifact_is_a_conflict(
+    registry: Registry, lineage: VersionLineage
+) -> None:
+    first = _register(registry, lineage, "credit_risk", "manual__2026-01-01T00:00:00+00:00")
+    other = lineage.model_copy(update={"artifact_sha256": "a" * 64, "data_commit": "c0ffee02"})
+
+    with pytest.raises(RegistryConflict) as caught:
+        _register(registry, other, "credit_risk", "manual__2026-01-01T00:00:00+00:00")
+
+    message = str(caught.value)
+    for named in (
+        "'manual__2026-01-01T00:00:00+00:00'",
+        "'credit_risk'",
+        "version 1",
+        "9" * 64,
+        "a" * 64,
+    ):
+        assert named in message
+    assert registry.list_versions("credit_risk") == [first]
+    assert _register(registry, other, "credit_risk", "manual__2026-01-02").version == 2
+
+
+def test_unpublished_data_is_recorded_and_defaults_to_false(
+    registry: Registry, lineage: VersionLineage
+) -> None:
+    assert lineage.unpublished_data is False
+    override = lineage.model_copy(update={"data_ref": "ingest-2026", "unpublished_data": True})
+
+    stored = _register(registry, override, "credit_risk", "run-1")
+
+    assert registry.get_version("credit_risk", stored.version).lineage.unpublished_data
+    older = lineage.model_dump()
+    del older["unpublished_data"]
+    assert VersionLineage.model_validate(older).unpublished_data is False
+
+
 def test_lineage_round_trips(registry: Registry, lineage: VersionLineage) -> None:
     rich = lineage.model_copy(
         update={

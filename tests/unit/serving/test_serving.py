@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bento.middleware import RequestGuard
+from bento.middleware import ConcurrencyLimit, RequestGuard
 from driftloop.config import Settings
 from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
 from driftloop.registry import ModelVersion, Registry
@@ -126,7 +126,8 @@ def test_the_champion_loads_with_its_lineage(champion: ModelHandle, registry) ->
     assert (champion.model, champion.version, champion.source) == ("credit_risk", 1, "registry")
     assert champion.data_commit == version.lineage.data_commit
     assert champion.lineage["artifact_sha256"] == version.lineage.artifact_sha256
-    assert champion.describe()["lineage"]["code_version"] == version.lineage.code_version
+    assert champion.describe(full=True)["lineage"]["code_version"] == version.lineage.code_version
+    assert set(champion.describe()) == {"model", "version", "data_commit", "threshold"}
 
 
 def test_no_champion_is_a_clear_error(project: Settings, spec, tmp_path: Path) -> None:
@@ -239,8 +240,10 @@ async def _echo(scope, receive, send) -> None:
     await send({"type": "http.response.body", "body": b"%d" % len(body)})
 
 
-def _guarded(token: str | None = None) -> httpx.AsyncClient:
-    app = RequestGuard(_echo, max_body_bytes=100, token=token)
+def _guarded(token: str | None = None, admin_token: str | None = None) -> httpx.AsyncClient:
+    app = RequestGuard(
+        _echo, max_body_bytes=100, token=token, admin_token=admin_token, admin_paths={"/admin"}
+    )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
@@ -262,6 +265,41 @@ def test_guard_requires_the_token_except_on_health_endpoints() -> None:
             ]
 
     assert asyncio.run(scenario()) == [401, 401, 200, 200, 200]
+
+
+@pytest.mark.parametrize(
+    ("token", "admin_token", "sent", "expected"),
+    [
+        ("client", "admin", None, {"/predict": 401, "/admin": 401}),
+        ("client", "admin", "wrong", {"/predict": 401, "/admin": 401}),
+        ("client", "admin", "client", {"/predict": 200, "/admin": 403}),
+        ("client", "admin", "admin", {"/predict": 200, "/admin": 200}),
+        (None, "admin", None, {"/predict": 200, "/admin": 401}),
+        (None, "admin", "admin", {"/predict": 200, "/admin": 200}),
+        (None, None, None, {"/predict": 200, "/admin": 403}),
+        ("client", None, "client", {"/predict": 200, "/admin": 403}),
+    ],
+)
+def test_admin_paths_open_to_the_admin_token_only(
+    token: str | None, admin_token: str | None, sent: str | None, expected: dict[str, int]
+) -> None:
+    headers = {"Authorization": f"Bearer {sent}"} if sent else {}
+
+    async def scenario():
+        async with _guarded(token, admin_token) as client:
+            return {path: (await client.get(path, headers=headers)) for path in expected}
+
+    replies = asyncio.run(scenario())
+    assert {path: reply.status_code for path, reply in replies.items()} == expected
+    for reply in replies.values():
+        assert (reply.headers.get("www-authenticate") == "Bearer") == (reply.status_code == 401)
+
+
+def test_the_admin_token_cannot_be_the_prediction_token() -> None:
+    with pytest.raises(ValidationError, match="serving_admin_token must differ from serving_token"):
+        Settings(serving_token="same", serving_admin_token="same")
+
+    assert Settings(serving_token="a", serving_admin_token="b").serving_admin_token is not None
 
 
 def test_guard_refuses_large_and_non_json_bodies() -> None:
@@ -290,6 +328,40 @@ def test_guard_refuses_large_and_non_json_bodies() -> None:
     assert "larger than 100 bytes" in declared.json()["error"]
     assert form.status_code == 415
     assert (fine.status_code, fine.text) == (200, "100")
+
+
+def test_the_concurrency_cap_answers_503_at_once_and_never_caps_health() -> None:
+    release = asyncio.Event()
+    entered = asyncio.Event()
+
+    async def slow(scope, receive, send) -> None:
+        if scope["path"] == "/slow":
+            entered.set()
+            await release.wait()
+        await _echo(scope, receive, send)
+
+    limited = ConcurrencyLimit(slow, limit=1, retry_after=2)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=limited)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            first = asyncio.create_task(client.post("/slow", content=b"abc"))
+            await entered.wait()
+            refused = await client.post("/predict", content=b"x")
+            health = [(await client.get(path)).status_code for path in ("/readyz", "/metrics")]
+            in_flight = limited.in_flight
+            release.set()
+            done = await first
+            after = await client.post("/predict", content=b"xy")
+            return refused, health, in_flight, done, after
+
+    refused, health, in_flight, done, after = asyncio.run(scenario())
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "2"
+    assert "1 requests in flight" in refused.json()["error"]
+    assert health == [200, 200] and in_flight == 1
+    assert (done.status_code, done.text) == (200, "3")
+    assert (after.status_code, after.text) == (200, "2")
+    assert limited.in_flight == 0
 
 
 # --- Serving profiles ---

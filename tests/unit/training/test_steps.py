@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.exceptions import ArtifactCorrupt, SchemaMismatch, TrainingError
+from driftloop.exceptions import ArtifactCorrupt, RegistryConflict, SchemaMismatch, TrainingError
 from driftloop.registry import Registry
 from driftloop.spec import load_spec
 from driftloop.training import TrainingParams
@@ -153,3 +153,19 @@ def test_too_few_rows_is_refused(world) -> None:
             run_key="run-small",
             params=TrainingParams(num_boost_round=5, min_rows=100_000),
         )
+
+
+def test_a_run_key_reused_for_another_model_is_refused_at_registration(world) -> None:
+    settings, store, spec, _, registry = world
+    first = _train(world, "manual__reused")
+    version = register_candidate(registry, store, spec, first, settings=settings, created_by="t")
+    # The same run id again (Airflow's database was reset): another model is trained.
+    other = _train(world, "manual__reused", TrainingParams(num_boost_round=12, max_depth=2))
+    assert other.artifact_sha256 != first.artifact_sha256
+
+    with pytest.raises(RegistryConflict, match=r"run key 'manual__reused'") as caught:
+        register_candidate(registry, store, spec, other, settings=settings, created_by="t")
+
+    assert first.artifact_sha256 in str(caught.value) and other.artifact_sha256 in str(caught.value)
+    assert registry.latest_version(spec.name) == version
+    assert load_champion_model(store, version) is not None  # its artifact commit still holds it

@@ -442,6 +442,39 @@ def test_log_after_a_merge_reaches_both_sides(store: VersionStore) -> None:
     assert history[-1] == staged.parents[0]
 
 
+def test_merge_base_is_the_nearest_common_ancestor(store: VersionStore) -> None:
+    fork = store.resolve("main")
+    store.create_branch("ingest-1", "main")
+    commit_file(store, "ingest-1", "batch.csv", b"x")
+    commit_file(store, "main", "other.csv", b"y")
+
+    assert store.merge_base("ingest-1", "main") == fork
+    assert store.merge_base("main", "ingest-1") == fork
+    assert store.merge_base(fork, "main") == fork
+    with pytest.raises(RefNotFound):
+        store.merge_base("no-such-ref", "main")
+
+
+def test_is_ancestor_accepts_main_and_its_history_only(store: VersionStore) -> None:
+    initial = store.resolve("main")
+    store.create_branch("ingest-1", "main")
+    staged = commit_file(store, "ingest-1", "batch.csv", b"x")
+    store.create_branch("ingest-2", "main")
+    quarantined = commit_file(store, "ingest-2", "bad.csv", b"z")
+
+    assert store.is_ancestor("main", "main")
+    assert store.is_ancestor(initial, "main")
+    assert not store.is_ancestor(staged.id, "main")
+    assert not store.is_ancestor("ingest-2", "main")
+
+    store.merge("ingest-1", "main", "publish")
+
+    assert store.is_ancestor(staged.id, "main")
+    assert store.is_ancestor(initial[:12], "main")
+    assert not store.is_ancestor(quarantined.id, "main")
+    assert not store.is_ancestor("main", "ingest-1")
+
+
 def test_missing_refs_raise_ref_not_found(store: VersionStore) -> None:
     for call in (
         lambda: store.read_object("no-such-ref", "a.csv"),
