@@ -120,7 +120,18 @@ class RegistryConflict(RegistryError):
 
 
 class AliasMoved(RegistryConflict):
-    """The alias no longer points where the caller saw it: someone moved it meanwhile."""
+    """The alias no longer points where the caller saw it: someone moved it meanwhile.
+
+    Nothing moved; the registry recorded the refusal (``Registry.refused_moves``).
+    """
+
+    def __init__(
+        self, message: str, *, expected: int | None, actual: int | None, to_version: int
+    ) -> None:
+        super().__init__(message)
+        self.expected = expected
+        self.actual = actual
+        self.to_version = to_version
 
 
 # --- Serving and packaging (driftloop.serving, bento.packaging, bento/) ---

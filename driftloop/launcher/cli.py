@@ -138,9 +138,13 @@ def _models(args: argparse.Namespace, settings: Settings) -> int:
         case "show":
             return model_commands.show_version(settings, args.version)
         case "promote":
-            return model_commands.promote(settings, args.version, reason=args.reason)
+            return model_commands.promote(
+                settings, args.version, reason=args.reason, expected=args.expected_champion
+            )
         case "rollback":
-            return model_commands.rollback(settings, reason=args.reason)
+            return model_commands.rollback(
+                settings, reason=args.reason, expected=args.expected_champion
+            )
         case "export":
             return model_commands.export(settings, args.version, out_dir=args.dir)
         case _:
@@ -449,6 +453,14 @@ def _add_models_parser(sub: argparse._SubParsersAction) -> None:
     promote.add_argument("--reason", default="manual promotion")
     rollback = msub.add_parser("rollback", help="move champion back to the previous one")
     rollback.add_argument("--reason", default="manual rollback")
+    for parser in (promote, rollback):
+        parser.add_argument(
+            "--expected-champion",
+            type=int,
+            metavar="VERSION",
+            help="move only if champion is still this version, the one you decided against "
+            "(default: the champion when the command starts); a refusal is recorded",
+        )
     export = msub.add_parser(
         "export", help="write a version as a model for another tool (MLflow: needs the extra)"
     )

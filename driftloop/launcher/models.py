@@ -93,7 +93,11 @@ def list_versions(settings: Settings) -> int:
 
 
 def show_version(settings: Settings, version: int) -> int:
-    """Print one version's lineage, its promotion decisions and the alias moves naming it."""
+    """Print one version's lineage, its promotion decisions and the alias moves naming it.
+
+    Moves refused because the alias was not where their caller saw it (compare-and-swap)
+    follow as ``refused_moves``, newest first, when any names the version.
+    """
     registry = _registry(settings)
     model = model_name(settings)
     record = registry.get_version(model, version)
@@ -108,14 +112,40 @@ def show_version(settings: Settings, version: int) -> int:
             if version in (m.from_version, m.to_version)
         ],
     }
-    print(json.dumps(payload, indent=2, sort_keys=True))
+    refused = [r.model_dump(mode="json") for r in registry.refused_moves(model) if r.names(version)]
+    if refused:
+        payload["refused_moves"] = refused
+    print(json.dumps(payload, indent=2))
     return 0
 
 
-def promote(settings: Settings, version: int, *, reason: str) -> int:
-    """Point ``champion`` at ``version`` by hand (audited)."""
-    move = _registry(settings).move_alias(
-        model_name(settings), CHAMPION, version, actor=_actor(), reason=reason
+def _champion_seen(registry: Registry, model: str, expected: int | None) -> int | None:
+    """The champion a command acts against: ``expected`` if given, else the champion now.
+
+    Raises:
+        VersionNotFound: no such model.
+    """
+    if expected is not None:
+        return expected
+    champion = registry.get_alias(model, CHAMPION)
+    return None if champion is None else champion.version
+
+
+def promote(settings: Settings, version: int, *, reason: str, expected: int | None) -> int:
+    """Point ``champion`` at ``version`` by hand (audited), if it is still at ``expected``.
+
+    Raises:
+        AliasMoved: champion is not at ``expected`` (recorded as a refused move).
+    """
+    registry = _registry(settings)
+    model = model_name(settings)
+    move = registry.move_alias(
+        model,
+        CHAMPION,
+        version,
+        actor=_actor(),
+        reason=reason,
+        expected=_champion_seen(registry, model, expected),
     )
     print(
         f"champion: {move.from_version} -> {move.to_version}"
@@ -125,9 +155,17 @@ def promote(settings: Settings, version: int, *, reason: str) -> int:
     return 0
 
 
-def rollback(settings: Settings, *, reason: str) -> int:
-    """Move ``champion`` back to the previous champion (audited)."""
-    move = _registry(settings).rollback(model_name(settings), actor=_actor(), reason=reason)
+def rollback(settings: Settings, *, reason: str, expected: int | None) -> int:
+    """Move ``champion`` back to the previous champion (audited), if it is still ``expected``.
+
+    Raises:
+        AliasMoved: champion is not at ``expected`` (recorded as a refused move).
+    """
+    registry = _registry(settings)
+    model = model_name(settings)
+    move = registry.rollback(
+        model, actor=_actor(), reason=reason, expected=_champion_seen(registry, model, expected)
+    )
     print(f"champion rolled back: {move.from_version} -> {move.to_version}")
     return 0
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from driftloop.exceptions import ObjectNotFound, VersionNotFound
 
 if TYPE_CHECKING:
-    from driftloop.registry import AliasMove, Decision, ModelVersion, Registry
+    from driftloop.registry import AliasMove, Decision, ModelVersion, RefusedMove, Registry
     from driftloop.versioning.base import VersionStore
 
 PLOTS = ("roc_curve.png", "feature_importance.png")
@@ -26,12 +26,17 @@ class VersionRow:
 
 @dataclass(frozen=True)
 class VersionDetail:
-    """One version: its lineage, the decisions about it and the alias moves naming it."""
+    """One version: its lineage, the decisions about it and the alias moves naming it.
+
+    ``refused`` are the moves naming it that the registry refused (newest first): the
+    alias was not at the version their caller saw.
+    """
 
     version: ModelVersion
     aliases: list[str]
     decisions: list[Decision]
     moves: list[AliasMove]
+    refused: list[RefusedMove]
     plots: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -50,7 +55,7 @@ def version_rows(registry: Registry, model: str) -> list[VersionRow]:
 def version_detail(
     registry: Registry, store: VersionStore, model: str, version: int
 ) -> VersionDetail:
-    """One version with its decisions, alias moves and plots.
+    """One version with its decisions, alias moves (made and refused) and plots.
 
     Raises:
         VersionNotFound: no such model or version.
@@ -68,5 +73,6 @@ def version_detail(
         aliases=sorted(a for a, n in registry.aliases(model).items() if n == version),
         decisions=[d for d in registry.decisions(model) if d.version == version],
         moves=[m for m in registry.audit_log(model) if version in (m.from_version, m.to_version)],
+        refused=[r for r in registry.refused_moves(model) if r.names(version)],
         plots=plots,
     )

@@ -167,6 +167,39 @@ class MoveRow(Base):
     at: Mapped[datetime]
 
 
+class RefusedMoveRow(Base):
+    """Append-only audit of alias moves refused because the alias was not where expected.
+
+    ``expected_version`` has no foreign key: it is what the caller claims to have seen,
+    and a refusal of a version that never existed is recorded all the same.
+    """
+
+    __tablename__ = "registry_refused_moves"
+    __table_args__ = (
+        UniqueConstraint("model_id", "alias", "run_key"),
+        ForeignKeyConstraint(
+            ["model_id", "actual_version"],
+            ["registry_model_versions.model_id", "registry_model_versions.version"],
+        ),
+        ForeignKeyConstraint(
+            ["model_id", "to_version"],
+            ["registry_model_versions.model_id", "registry_model_versions.version"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registry_models.id"))
+    alias: Mapped[str] = mapped_column(String(ALIAS_LENGTH))
+    expected_version: Mapped[int | None]
+    actual_version: Mapped[int | None]
+    to_version: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]]
+    run_key: Mapped[str | None] = mapped_column(String(RUN_KEY_LENGTH))
+    at: Mapped[datetime]
+
+
 class DecisionRow(Base):
     """Append-only record of promotion decisions, whether or not an alias moved."""
 

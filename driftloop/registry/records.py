@@ -87,6 +87,30 @@ class AliasMove(_Record):
     changed: bool = True
 
 
+class RefusedMove(_Record):
+    """A move the registry refused: the alias did not point at the version its caller saw.
+
+    Nothing moved. ``expected_version`` is what the caller saw (``None``: unset),
+    ``actual_version`` where the alias pointed instead, ``to_version`` where it was to go.
+    """
+
+    id: int
+    model: str
+    alias: str
+    expected_version: int | None
+    actual_version: int | None
+    to_version: int
+    actor: str
+    reason: str
+    evidence: JsonObject
+    run_key: str | None
+    at: datetime
+
+    def names(self, version: int) -> bool:
+        """Whether ``version`` was expected, found or the target."""
+        return version in (self.expected_version, self.actual_version, self.to_version)
+
+
 class Decision(_Record):
     """A recorded promotion decision, whether or not an alias moved."""
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TypeVar
@@ -29,6 +31,7 @@ from driftloop.registry.models import (
     DecisionRow,
     ModelRow,
     MoveRow,
+    RefusedMoveRow,
     VersionRow,
 )
 from driftloop.registry.records import (
@@ -36,6 +39,7 @@ from driftloop.registry.records import (
     Decision,
     JsonObject,
     ModelVersion,
+    RefusedMove,
     RegisteredModel,
     VersionLineage,
     VersionStatus,
@@ -339,7 +343,8 @@ class Registry:
         audited (``changed`` is false). With a ``run_key``, a repeated call returns
         the move recorded the first time instead of moving again. With ``expected``
         (a version, or ``None`` for an unset alias), the move happens only if the alias
-        points there: compare-and-swap against what the caller saw.
+        points there: compare-and-swap against what the caller saw. A refused move
+        changes nothing and is recorded (:meth:`refused_moves`), once per ``run_key``.
 
         Raises:
             AliasMoved: the alias does not point at ``expected``.
@@ -350,7 +355,12 @@ class Registry:
 
         """
         alias = _checked_alias(alias)
-        with self._db.transaction(write=True) as session:
+        with (
+            self._refusal_recorded(
+                model, alias, actor=actor, reason=reason, evidence=evidence, run_key=run_key
+            ),
+            self._db.transaction(write=True) as session,
+        ):
             model_id = _model_id(session, model, lock=True)
             done = _move_by_run_key(session, model_id, alias, run_key)
             if done is not None:
@@ -389,8 +399,8 @@ class Registry:
 
         Rollbacks walk back through history: after v1 -> v2 -> v3, a rollback returns
         to v2 and the next one to v1. With a ``run_key``, a repeated call returns the
-        first rollback instead of rolling back further. ``expected`` is checked as by
-        :meth:`move_alias`.
+        first rollback instead of rolling back further. ``expected`` is checked, and a
+        refusal recorded, as by :meth:`move_alias`.
 
         Raises:
             AliasMoved: the alias does not point at ``expected``.
@@ -402,7 +412,12 @@ class Registry:
 
         """
         alias = _checked_alias(alias)
-        with self._db.transaction(write=True) as session:
+        with (
+            self._refusal_recorded(
+                model, alias, actor=actor, reason=reason, evidence=evidence, run_key=run_key
+            ),
+            self._db.transaction(write=True) as session,
+        ):
             model_id = _model_id(session, model, lock=True)
             done = _move_by_run_key(session, model_id, alias, run_key)
             if done is not None:
@@ -453,6 +468,55 @@ class Registry:
         with self._db.transaction(write=False) as session:
             rows = session.scalars(query.where(MoveRow.model_id == _model_id(session, model)))
             return [_record(AliasMove, row, model=model) for row in rows]
+
+    def refused_moves(self, model: str, alias: str | None = None) -> list[RefusedMove]:
+        """Return the refused alias moves of ``model`` (of one alias if given), newest first.
+
+        Raises:
+            VersionNotFound: no such model.
+            RegistryError: ``alias`` is not a valid alias name.
+
+        """
+        query = select(RefusedMoveRow).order_by(RefusedMoveRow.id.desc())
+        if alias is not None:
+            query = query.where(RefusedMoveRow.alias == _checked_alias(alias))
+        with self._db.transaction(write=False) as session:
+            rows = session.scalars(
+                query.where(RefusedMoveRow.model_id == _model_id(session, model))
+            )
+            return [_record(RefusedMove, row, model=model) for row in rows]
+
+    @contextmanager
+    def _refusal_recorded(
+        self,
+        model: str,
+        alias: str,
+        *,
+        actor: str,
+        reason: str,
+        evidence: JsonObject | None,
+        run_key: str | None,
+    ) -> Iterator[None]:
+        """Record an :class:`AliasMoved` raised inside, then let it propagate.
+
+        Wrap the move's transaction, so that it is rolled back before the refusal is
+        written in a transaction of its own: the refusal stays, the move does not.
+        """
+        try:
+            yield
+        except AliasMoved as refused:
+            with self._db.transaction(write=True) as session:
+                _record_refusal(
+                    session,
+                    _model_id(session, model, lock=True),
+                    alias,
+                    refused,
+                    actor=actor,
+                    reason=reason,
+                    evidence=evidence or {},
+                    run_key=run_key,
+                )
+            raise
 
     # Decisions
 
@@ -596,6 +660,42 @@ def _move_by_run_key(
     )
 
 
+def _record_refusal(
+    session: Session,
+    model_id: int,
+    alias: str,
+    refused: AliasMoved,
+    *,
+    actor: str,
+    reason: str,
+    evidence: JsonObject,
+    run_key: str | None,
+) -> None:
+    """Append a refused move, unless its ``run_key`` recorded it already (a retried task)."""
+    if run_key is not None and session.scalar(
+        select(RefusedMoveRow.id).where(
+            RefusedMoveRow.model_id == model_id,
+            RefusedMoveRow.alias == alias,
+            RefusedMoveRow.run_key == run_key,
+        )
+    ):
+        return
+    session.add(
+        RefusedMoveRow(
+            model_id=model_id,
+            alias=alias,
+            expected_version=refused.expected,
+            actual_version=refused.actual,
+            to_version=refused.to_version,
+            actor=actor,
+            reason=reason,
+            evidence=evidence,
+            run_key=run_key,
+            at=_now(),
+        )
+    )
+
+
 def _move(
     session: Session,
     model_id: int,
@@ -631,12 +731,15 @@ def _move(
             at=now,
             changed=False,
         )
-    if expected is not ANYWHERE and (None if current is None else current.version) != expected:
-        raise AliasMoved(
-            f"{alias!r} of {model!r} points at version {current and current.version}, not "
-            f"{expected} as expected: it moved since; look again before moving it"
-        )
     from_version = None if current is None else current.version
+    if expected is not ANYWHERE and from_version != expected:
+        raise AliasMoved(
+            f"{alias!r} of {model!r} points at version {from_version}, not "
+            f"{expected} as expected: it moved since; look again before moving it",
+            expected=expected,
+            actual=from_version,
+            to_version=version,
+        )
     if current is None:
         session.add(AliasRow(model_id=model_id, alias=alias, version=version, updated_at=now))
     else:

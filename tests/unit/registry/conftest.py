@@ -13,6 +13,7 @@ from sqlalchemy import URL
 from driftloop.registry import Registry, VersionLineage
 from driftloop.registry.database import MIGRATIONS_DIR
 from tests.support.postgres import temporary_database, temporary_schema
+from tests.support.registry import sample_lineage
 
 
 @pytest.fixture
@@ -65,17 +66,4 @@ def registry(db_url: str) -> Iterator[Registry]:
 @pytest.fixture
 def lineage() -> VersionLineage:
     """A complete lineage, as the training task would record it."""
-    return VersionLineage(
-        data_commit="c0ffee01",
-        data_ref="main",
-        validation={"success": True, "evaluated": 12, "failed": 0},
-        params={"max_depth": 4, "eta": 0.1, "objective": "binary:logistic"},
-        metrics={"auc": 0.91, "logloss": 0.33},
-        holdout_metrics_champion={"auc": 0.89, "logloss": 0.35},
-        code_version="driftloop 0.1.0 git 0123456789ab",
-        artifact_uri="models/credit_risk/v1/model.ubj",
-        artifact_commit="a11ce5",
-        artifact_sha256="9" * 64,
-        feature_schema={"features": [{"name": "income", "dtype": "float64"}]},
-        tags={"trigger": "schedule"},
-    )
+    return sample_lineage()

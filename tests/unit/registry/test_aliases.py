@@ -191,3 +191,95 @@ def test_a_move_expecting_another_champion_is_refused_and_changes_nothing(
     # a repeat of a move already made is not a conflict
     registry.move_alias(MODEL, "champion", 2, actor="ui", reason="again", expected=1)
     assert registry.rollback(MODEL, actor="ui", reason="back", expected=2).to_version == 1
+
+
+def test_a_refused_move_moves_nothing_and_is_recorded_with_what_it_expected(
+    three_versions: Registry,
+) -> None:
+    registry = three_versions
+    registry.move_alias(MODEL, "champion", 1, actor="dag", reason="first", expected=None)
+    registry.move_alias(MODEL, "champion", 2, actor="ui:ana", reason="manual", expected=1)
+    before = registry.audit_log(MODEL)
+
+    # an approval compared version 3 with champion 1; meanwhile ana promoted 2
+    with pytest.raises(AliasMoved) as caught:
+        registry.move_alias(
+            MODEL,
+            "champion",
+            3,
+            actor="dag",
+            reason="approved",
+            evidence={"auc": {"challenger": 0.93, "champion": 0.91}},
+            run_key="train/run-7",
+            expected=1,
+        )
+
+    assert (caught.value.expected, caught.value.actual, caught.value.to_version) == (1, 2, 3)
+    assert registry.get_alias(MODEL, "champion").version == 2
+    assert registry.audit_log(MODEL) == before
+    (refused,) = registry.refused_moves(MODEL)
+    assert refused.model_dump(exclude={"id", "at"}) == {
+        "model": MODEL,
+        "alias": "champion",
+        "expected_version": 1,
+        "actual_version": 2,
+        "to_version": 3,
+        "actor": "dag",
+        "reason": "approved",
+        "evidence": {"auc": {"challenger": 0.93, "champion": 0.91}},
+        "run_key": "train/run-7",
+    }
+    assert refused.at >= before[-1].at and refused.at.utcoffset() is not None
+
+
+def test_a_retried_refusal_is_recorded_once_per_run_key(three_versions: Registry) -> None:
+    registry = three_versions
+    registry.move_alias(MODEL, "champion", 2, actor="ui", reason="manual")
+
+    for _ in range(2):
+        with pytest.raises(AliasMoved):
+            registry.move_alias(
+                MODEL, "champion", 3, actor="dag", reason="r", run_key="run-7", expected=1
+            )
+    assert [r.run_key for r in registry.refused_moves(MODEL)] == ["run-7"]
+
+    # the same run key on another alias, and refusals without a run key, are each recorded
+    registry.move_alias(MODEL, "challenger", 1, actor="t", reason="r")
+    with pytest.raises(AliasMoved):
+        registry.move_alias(
+            MODEL, "challenger", 3, actor="dag", reason="r", run_key="run-7", expected=2
+        )
+    for _ in range(2):
+        with pytest.raises(AliasMoved):
+            registry.move_alias(MODEL, "champion", 1, actor="cli", reason="r", expected=3)
+    assert len(registry.refused_moves(MODEL)) == 4
+    assert len(registry.refused_moves(MODEL, "champion")) == 3
+
+
+def test_refused_moves_are_listed_newest_first_with_refused_rollbacks(
+    three_versions: Registry,
+) -> None:
+    registry = three_versions
+    for version in (1, 2):
+        registry.move_alias(MODEL, "champion", version, actor="t", reason="r")
+    with pytest.raises(AliasMoved):
+        registry.move_alias(MODEL, "champion", 3, actor="a", reason="first", expected=None)
+    with pytest.raises(AliasMoved):
+        registry.rollback(MODEL, actor="b", reason="second", run_key="mon/run-1", expected=3)
+    with pytest.raises(AliasMoved):  # a version the caller made up is recorded all the same
+        registry.move_alias(MODEL, "champion", 1, actor="c", reason="third", expected=99)
+
+    refused = registry.refused_moves(MODEL)
+    assert [r.reason for r in refused] == ["third", "second", "first"]
+    assert [(r.expected_version, r.actual_version, r.to_version) for r in refused] == [
+        (99, 2, 1),
+        (3, 2, 1),  # the rollback would have returned to 1
+        (None, 2, 3),
+    ]
+    assert refused[0].at >= refused[1].at >= refused[2].at
+    assert registry.refused_moves(MODEL, "challenger") == []
+    assert registry.get_alias(MODEL, "champion").version == 2
+    with pytest.raises(VersionNotFound):
+        registry.refused_moves("no_such_model")
+    with pytest.raises(RegistryError, match="invalid alias"):
+        registry.refused_moves(MODEL, "Bad Alias")

@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from driftloop.config.monitoring import GuardSettings
-from driftloop.exceptions import RegistryError, RegistryUnavailable
+from driftloop.exceptions import AliasMoved, RegistryError, RegistryUnavailable
 from driftloop.monitoring.guards import RetrainGuard
 from driftloop.registry import Registry, VersionLineage
 from driftloop.registry.database import VERSION_TABLE
@@ -34,6 +34,7 @@ TABLES = {
     "registry_aliases",
     "registry_alias_moves",
     "registry_decisions",
+    "registry_refused_moves",
     GUARD_TABLE,
     VERSION_TABLE,
 }
@@ -151,6 +152,33 @@ def test_versions_registered_before_0003_load_as_trained_on_published_data(
     loaded = registry.get_version("credit_risk", 1)
     assert loaded.lineage.unpublished_data is False
     assert loaded.lineage.model_dump(exclude={"unpublished_data"}) == old
+    registry.close()
+
+
+def test_upgrade_from_0003_adds_the_refused_moves_and_keeps_the_history(
+    db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
+) -> None:
+    registry = Registry(url=db_url)  # creates the SQLite file's folder
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "0003")
+    engine.dispose()
+    assert "registry_refused_moves" not in _tables(db_url)
+    for run in ("r1", "r2"):
+        registry.register_version("credit_risk", run_key=run, lineage=lineage, created_by="t")
+    registry.move_alias("credit_risk", "champion", 1, actor="t", reason="first")
+
+    registry.upgrade()
+
+    assert registry.schema_revision() == head_revision
+    assert "registry_refused_moves" in _tables(db_url)
+    assert _schema_drift(db_url) == []
+    assert registry.refused_moves("credit_risk") == []
+    with pytest.raises(AliasMoved):
+        registry.move_alias("credit_risk", "champion", 2, actor="t", reason="r", expected=None)
+    assert [m.to_version for m in registry.audit_log("credit_risk")] == [1]
+    assert [r.actual_version for r in registry.refused_moves("credit_risk")] == [1]
     registry.close()
 
 
