@@ -4,6 +4,10 @@ Every Airflow process loads the plugins (each task does), but only the api-serve
 pages: the app (FastAPI, Airflow's API security, templates) is imported on its first request,
 so the others do not pay for it. ``.airflowignore`` keeps Airflow from importing
 ``driftloop_ui`` as plugin modules of their own.
+
+In the processes tasks are forked from (the scheduler with the LocalExecutor, Celery
+workers), the plugin also imports what the tasks need, once
+(:mod:`driftloop_provider.preload`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow.plugins_manager import AirflowPlugin
+
+from driftloop_provider import preload
+
+if preload.wanted():
+    preload.preload()
 
 
 class LazyApp:

@@ -39,6 +39,9 @@ from driftloop.launcher.processes import run, spawn, stop_trees
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINISHED = {"success", "failed"}
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
+PRELOAD_ENV = "DRIFTLOOP_PRELOAD_TASK_MODULES"
+"""Set for the processes tasks fork from, whose plugin then imports the tasks' modules once
+(``driftloop_provider.preload``, which a test checks names the same variable)."""
 CELERY_SETTINGS = ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND")
 
 
@@ -179,11 +182,13 @@ class AirflowStack:
             command = [airflow, name]
             if name == "api-server":
                 command += ["--host", "127.0.0.1", "--port", str(self.settings.airflow_port)]
-            self._spawn(name, command, env)
+            forks_tasks = name == "scheduler" and not self.workers
+            self._spawn(name, command, env | ({PRELOAD_ENV: "1"} if forks_tasks else {}))
         for worker in self.workers:
             command = [airflow, "celery", "worker", "--celery-hostname", worker.node()]
             command += ["--concurrency", str(worker.concurrency), "--skip-serve-logs"]
             named = {
+                PRELOAD_ENV: "1",
                 "DRIFTLOOP_NODE_NAME": worker.node(),
                 "AIRFLOW__CORE__HOSTNAME_CALLABLE": f"{__name__}.node_hostname",
             }

@@ -25,6 +25,8 @@ import jsonschema
 import pytest
 import yaml
 
+from driftloop_provider.preload import ENV as PRELOAD_ENV
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 COMPOSE_FILE = DOCKER / "compose.yaml"
@@ -83,6 +85,8 @@ AIRFLOW_FIXED = {
 }
 # Read by driftloop/config.py from the process environment, outside the Settings fields.
 DRIFTLOOP_PROCESS_VARIABLES = ("DRIFTLOOP_SECRETS_DIR", "DRIFTLOOP_CONFIG")
+WORKER_ONLY = {PRELOAD_ENV}
+"""Variables the Airflow plugin reads, set only where tasks are forked (not settings)."""
 PUBLISHERS = {"airflow-apiserver", "lakefs", "bento", "airflow-flower"}
 SECRET_NAME = re.compile(
     r"PASSWORD|SECRET|TOKEN|FERNET|_KEY\b|_KEY_|_CONN\b|BROKER_URL|RESULT_BACKEND|"
@@ -641,6 +645,7 @@ def test_airflow_components_share_one_configuration(
             for key, value in _env(service).items()
             if key.startswith(("AIRFLOW__", "DRIFTLOOP_"))
             and not key.startswith("AIRFLOW__CELERY__FLOWER_")
+            and key not in WORKER_ONLY
         }
 
     reference = configuration(services["airflow-scheduler"])
@@ -704,6 +709,15 @@ def test_driftloop_settings_reach_workers_and_the_service(
     assert not [s for s in bento_secrets if s.startswith("airflow_")], "bento gets Airflow's"
 
 
+def test_only_the_celery_workers_preload_the_tasks_modules(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    preloading = {
+        name for name, service in services.items() if _env(service).get(PRELOAD_ENV) == "1"
+    }
+    assert preloading == {"airflow-worker"}
+
+
 def test_driftloop_variable_names_are_settings(
     raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
@@ -718,7 +732,7 @@ def test_driftloop_variable_names_are_settings(
     used |= {
         path.rsplit("/", 1)[-1].upper() for s in services.values() for path in _mounted_secrets(s)
     }
-    for variable in sorted(v for v in used if v.startswith("DRIFTLOOP_")):
+    for variable in sorted(v for v in used - WORKER_ONLY if v.startswith("DRIFTLOOP_")):
         known = variable in names or variable in DRIFTLOOP_PROCESS_VARIABLES
         known = known or any(variable.startswith(prefix) for prefix in open_prefixes)
         assert known, f"{variable} is no driftloop setting"
