@@ -5,7 +5,17 @@ from __future__ import annotations
 import importlib
 import sys
 
-ALL = ["ingest", "train", "serving", "monitoring", "pipeline", "loop", "corpus"]
+ALL = [
+    "ingest",
+    "validation",
+    "train",
+    "serving",
+    "monitoring",
+    "pipeline",
+    "small_batch",
+    "loop",
+    "corpus",
+]
 
 
 def main(names: list[str]) -> int:

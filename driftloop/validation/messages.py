@@ -49,7 +49,7 @@ def describe_failures(
         r.expectation_config.kwargs.get("column")
         for r in failed
         if r.expectation_config.type == "expect_column_values_to_be_in_type_list"
-        and _exception(r) is None
+        and exception_message(r) is None
     }
     return [_describe(r, df, spec, wrong_type) for r in failed]
 
@@ -98,7 +98,7 @@ def _describe(
         examples=examples,
         frame=df,
     )
-    error = _exception(evr)
+    error = exception_message(evr)
     if error is None:
         message, observed = _MESSAGES.get(config.type, _generic_message)(failed)
     else:
@@ -229,8 +229,11 @@ _MESSAGES = {
 }
 
 
-def _exception(evr: ExpectationValidationResult) -> str | None:
-    # GX keeps one flat record, or one record per metric that failed to compute.
+def exception_message(evr: ExpectationValidationResult) -> str | None:
+    """Why GX could not check the expectation, or ``None`` when it could.
+
+    GX keeps one flat record, or one record per metric that failed to compute.
+    """
     info = evr.exception_info or {}
     records = [info] if "raised_exception" in info else list(info.values())
     for record in records:

@@ -33,7 +33,7 @@ import yaml
 from driftloop.config import Settings
 from driftloop.launcher.airflow import airflow_command, airflow_env
 from driftloop.launcher.loop import MONITOR, TRAIN
-from tests.support import corpus
+from tests.support import corpus, gx_reference
 from tests.support.lakefs_standin import LakeFSStandIn
 from tests.unit.versioning.conftest import lakefs_settings, unique_repository
 
@@ -299,6 +299,7 @@ def _init_in_process(settings: Settings, sample: Path, entry: corpus.Table) -> N
 def test_corrupted_batches_are_quarantined_naming_the_column(
     entry: corpus.Table, lakefs: LakeFSStandIn, tmp_path: Path
 ) -> None:
+    from driftloop.data.sources import read_parquet_bytes
     from driftloop.ingest.quarantine import read_quarantine_note
     from driftloop.ingest.steps import stage_batch, validate_batch
     from driftloop.spec import load_spec
@@ -336,6 +337,13 @@ def test_corrupted_batches_are_quarantined_naming_the_column(
         batch = stage_batch(store, spec, settings=settings, path=str(path), run_id="corpus")
         report = validate_batch(store, spec, batch, settings=settings)
         where = f"{name} ({settings.versioning_backend})"
+        reference = gx_reference.plain_gx(
+            read_parquet_bytes(store.read_object(batch.commit_id, batch.path), label=name),
+            settings.suite_path,
+        )
+        ours = json.loads(report.result_path.read_text(encoding="utf-8"))
+        if gx_reference.outcomes(ours) != gx_reference.outcomes(reference):
+            problems.append(f"{where}: the verdicts differ from one plain GX validation's")
         if report.success:
             problems.append(f"{where}: published: {report.describe(batch.source)}")
             continue
