@@ -1,0 +1,225 @@
+"""The monitor's quality step: score the champion on the labelled batches it has not seen.
+
+The metrics and the threshold are the promotion holdout's (``evaluation.score_probabilities``
+and the version's ``threshold`` parameter); each comes with a percentile bootstrap
+interval, seeded, so the same rows always give the same numbers. This lives with training
+because it loads and runs the model; the window, the late labels, the rule and the
+storage are :mod:`driftloop.monitoring.quality`'s.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from driftloop.config.promotion import CHAMPION
+from driftloop.exceptions import QualityCheckSkipped, VersionNotFound
+from driftloop.monitoring.quality import (
+    METRICS,
+    BatchQuality,
+    MetricEstimate,
+    QualityStore,
+    QualityVerdict,
+    judge_quality,
+    late_labels,
+    unseen_batches,
+    with_late_labels,
+)
+from driftloop.training.evaluation import predict_probability, score_probabilities
+from driftloop.training.features import labels
+from driftloop.training.model import TrainingParams
+
+if TYPE_CHECKING:
+    from driftloop.config import Settings
+    from driftloop.registry import Registry
+    from driftloop.spec import DatasetSpec
+    from driftloop.versioning.base import VersionStore
+
+
+class QualityCheck(BaseModel):
+    """One quality check: the verdict on the window and the batch results it (re)computed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    verdict: QualityVerdict
+    scored: list[BatchQuality]
+
+    def summary(self) -> dict[str, Any]:
+        """Small JSON for XCom and the Asset event: the verdict and each batch scored."""
+        return self.verdict.summary() | {
+            "scored": [
+                {
+                    "batch": r.batch,
+                    "batch_commit": r.batch_commit,
+                    "labelled_rows": r.labelled_rows,
+                    "metrics": {k: v.model_dump() for k, v in r.metrics.items()},
+                }
+                for r in self.scored
+            ]
+        }
+
+
+def bootstrap_metrics(
+    y: np.ndarray,
+    probability: np.ndarray,
+    *,
+    threshold: float,
+    resamples: int,
+    confidence: float,
+    seed: int | list[int],
+) -> dict[str, MetricEstimate]:
+    """Each holdout metric of ``probability`` against labels ``y`` with a bootstrap interval.
+
+    Rows are resampled with replacement ``resamples`` times; a resample holding a single
+    class (no AUC) is left out. The interval is the percentile
+    interval of the resamples at ``confidence``; with no usable resample it is the point.
+
+    Raises:
+        ValueError: ``y`` is empty or holds a single class.
+    """
+    if len(y) == 0 or y.min() == y.max():
+        raise ValueError(f"cannot score {len(y)} labelled rows of a single class")
+    point = score_probabilities(y, probability, threshold=threshold)
+    rng = np.random.default_rng(seed)
+    draws: list[list[float]] = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(y), len(y))
+        sample = y[rows]
+        if sample.min() == sample.max():
+            continue
+        scored = score_probabilities(sample, probability[rows], threshold=threshold)
+        draws.append([getattr(scored, name) for name in METRICS])
+    tail = (1 - confidence) / 2
+    table = np.array(draws).reshape(-1, len(METRICS))
+    estimates = {}
+    for i, name in enumerate(METRICS):
+        value = float(getattr(point, name))
+        if len(table):
+            low, high = np.quantile(table[:, i], [tail, 1 - tail])
+            estimates[name] = MetricEstimate(value=value, low=float(low), high=float(high))
+        else:
+            estimates[name] = MetricEstimate(value=value, low=value, high=value)
+    return estimates
+
+
+def check_quality(
+    store: VersionStore,
+    registry: Registry,
+    quality_store: QualityStore,
+    spec: DatasetSpec,
+    settings: Settings,
+    *,
+    only_new: bool = True,
+) -> QualityCheck:
+    """Score the champion on every labelled batch it has not seen; judge the pooled window.
+
+    Batches whose labelled rows were scored before are not scored again (their stored
+    results stand); a batch seen for the first time, or with more labelled rows since
+    (late labels), is scored and its result stored. The rule then judges the labelled
+    rows of the whole window, pooled.
+
+    Args:
+        store: the versioned store (batches on main, the champion's artifact).
+        registry: the model registry (the champion and its lineage).
+        quality_store: where batch results are stored.
+        spec: the dataset's spec (target, id column, features).
+        settings: driftloop's settings (``monitoring.quality``, the main branch).
+        only_new: skip when no batch was (re)scored; ``False`` judges the window anyway.
+
+    Raises:
+        QualityCheckSkipped: quality monitoring is off, there is no champion, or (with
+            ``only_new``) nothing new was scored.
+        MonitoringError: the store no longer has the champion's training data commit.
+        ArtifactCorrupt: the champion's model file fails its checksum.
+        DataSourceError: a batch or a labels batch cannot be read.
+        RegistryError: the registry failed.
+        VersioningError: the store failed.
+    """
+    from driftloop.data.sources import read_parquet_bytes
+    from driftloop.training.steps import load_champion_model
+
+    policy = settings.monitoring.quality
+    if not policy.enabled:
+        raise QualityCheckSkipped("quality monitoring is off (monitoring.quality.enabled)")
+    try:
+        champion = registry.get_alias(spec.name, CHAMPION)
+    except VersionNotFound:
+        champion = None
+    if champion is None:
+        raise QualityCheckSkipped(f"model {spec.name!r} has no champion to judge yet")
+    head = store.resolve(settings.main_branch)
+    batches = unseen_batches(
+        store, spec, champion, main=head, log_limit=settings.monitoring.batch_log_limit
+    )
+    late = late_labels(store, spec, policy, ref=head)
+    stored = {r.batch_commit: r for r in quality_store.results(spec.name, champion.version)}
+    booster = load_champion_model(store, champion)
+    threshold = float(champion.lineage.params.get("threshold", TrainingParams().threshold))
+    pooled_y, pooled_p, judged, scored = [], [], [], []
+    for batch in batches:
+        frame = with_late_labels(
+            read_parquet_bytes(store.read_object(head, batch.path), label=batch.path), spec, late
+        )
+        labelled = frame[frame[spec.target].notna()]
+        if labelled.empty:
+            continue
+        y = labels(labelled, spec)
+        probability = predict_probability(booster, labelled, spec)
+        pooled_y.append(y)
+        pooled_p.append(probability)
+        judged.append(batch.key)
+        before = stored.get(batch.commit)
+        if (before is not None and before.labelled_rows == len(y)) or y.min() == y.max():
+            continue
+        metrics = bootstrap_metrics(
+            y,
+            probability,
+            threshold=threshold,
+            resamples=policy.resamples,
+            confidence=policy.confidence,
+            seed=[policy.seed, zlib.crc32(batch.commit.encode())],
+        )
+        result = BatchQuality(
+            model=spec.name,
+            version=champion.version,
+            batch=batch.key,
+            batch_commit=batch.commit,
+            labels_commit=head,
+            rows=len(frame),
+            labelled_rows=len(y),
+            metrics=metrics,
+            scored_at=datetime.now(UTC),
+        )
+        scored.append(quality_store.record(result))
+    if only_new and not scored:
+        raise QualityCheckSkipped(
+            f"no new labelled rows for version {champion.version} of {spec.name!r} in "
+            f"{len(batches)} unseen batches"
+        )
+    y = np.concatenate(pooled_y) if pooled_y else np.array([], dtype=np.int8)
+    probability = np.concatenate(pooled_p) if pooled_p else np.array([])
+    pooled = (
+        bootstrap_metrics(
+            y,
+            probability,
+            threshold=threshold,
+            resamples=policy.resamples,
+            confidence=policy.confidence,
+            seed=policy.seed,
+        )
+        if len(y) >= policy.min_rows and y.min() != y.max()
+        else None
+    )
+    verdict = judge_quality(
+        pooled,
+        dataset=spec.name,
+        version=champion,
+        rows=len(y),
+        batches=judged,
+        policy=policy,
+    )
+    return QualityCheck(verdict=verdict, scored=scored)
