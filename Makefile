@@ -32,12 +32,13 @@ $(DATADOCS_ASSETS)/.installed: vendor/package.json vendor/package-lock.json \
 	touch $@
 
 # requirements.lock: what `make install` and the tests run with (the dev extra included).
-# requirements-runtime.lock: what the image runs, the same versions without the dev extra.
+# requirements-runtime.lock: what the image runs, the same versions without the dev extra but
+# with the dask extra (the image's Dask scheduler and workers, and the dask training engine).
 # requirements-uv.lock: uv itself, for `make install` and the image.
 lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
 		-o requirements.lock
-	$(BIN)/uv pip compile -q pyproject.toml --python-version 3.11 --generate-hashes \
+	$(BIN)/uv pip compile -q pyproject.toml --extra dask --python-version 3.11 --generate-hashes \
 		-c requirements.lock -o requirements-runtime.lock
 	echo "uv==$(UV_VERSION)" | $(BIN)/uv pip compile -q - --python-version 3.11 --generate-hashes \
 		-o requirements-uv.lock
@@ -60,7 +61,10 @@ up: install
 down: install
 	$(BIN)/driftloop down
 
+# The serving benchmark loads the servers with wrk (a C client: a Python one saturates first).
 bench: install
+	command -v wrk >/dev/null 2>&1 || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk; }
 	$(BIN)/python -m benchmarks
 
 lint: install

@@ -9,6 +9,7 @@ ALL = [
     "ingest",
     "validation",
     "train",
+    "train_dask",
     "serving",
     "monitoring",
     "pipeline",

@@ -1,8 +1,16 @@
-"""Serving throughput and latency: in-process predict, a bare FastAPI app, and our service.
+"""Serving throughput and latency: our service against a bare FastAPI app, and in-process.
 
-Each server scores the same champion with the same NumPy path (``driftloop.serving``) and
-is loaded by 8 keep-alive clients in a separate process, for 1-row and 100-row requests.
-Everything listens on 127.0.0.1 only.
+Both servers score the same champion, one worker each, on 127.0.0.1. The bare app is what
+one would write with FastAPI directly: its pydantic request model (a list of records)
+validates the body, and driftloop's NumPy encoder and ``inplace_predict`` score it. Two
+load generators drive them with 8 keep-alive connections: ``wrk`` (C, so the client is not
+the bottleneck on 2 cores; ``benchmarks/serving_post.lua`` posts the body and reports its
+latency percentiles) and a small asyncio client in Python. Runs alternate between the two
+servers, ``ROUNDS`` times each, and each run notes the load average: other work shares the
+machine. In-process, the service's path from parsed JSON records to probabilities (check,
+encode, predict) is timed against XGBoost's own ``inplace_predict`` on the same rows.
+
+``python -m benchmarks.serving [seconds] [rounds]``; ``make bench`` installs ``wrk``.
 """
 
 from __future__ import annotations
@@ -11,11 +19,13 @@ import asyncio
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,38 +33,66 @@ from typing import Any
 from bento.environment import bentoml_home
 
 REPO = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = Path(__file__).with_name("serving_post.lua")
 CLIENTS = 8
-SECONDS = 20.0
+SECONDS = 10.0
+ROUNDS = 3
 SIZES = (1, 100)
+COLUMN_ROWS = 1000
 JSON = "application/json"
+BARE = "bare FastAPI"
+SERVICE = "driftloop service"
+COLUMNS = "driftloop service, columns"
+
+# The goals of issue 15, checked in the report.
+GOAL_ROWS_RATIO = {1: 1.0, 100: 1.5}
+GOAL_IN_PROCESS_RATIO = 2.0
+GOAL_COLUMN_ROWS_PER_SECOND = 200_000
 
 
 @dataclass
 class Load:
-    """What one load run measured."""
+    """What one setup measured under one load generator, over its rounds."""
 
-    requests: int
-    rows: int
-    seconds: float
-    errors: int
-    latencies_ms: list[float]
-    server_cpu_seconds: float = float("nan")
+    requests: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    server_cpu_seconds: float = 0.0
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    load_average: list[float] = field(default_factory=list)
 
     @property
     def rps(self) -> float:
-        return self.requests / self.seconds
+        return self.requests / self.seconds if self.seconds else float("nan")
 
     @property
     def rows_per_second(self) -> float:
-        return self.rows / self.seconds
+        return self.rows / self.seconds if self.seconds else float("nan")
 
     @property
     def cpu_ms_per_request(self) -> float:
         return self.server_cpu_seconds / self.requests * 1000 if self.requests else float("nan")
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.p50_ms) if self.p50_ms else float("nan")
+
+    @property
+    def p99(self) -> float:
+        return statistics.median(self.p99_ms) if self.p99_ms else float("nan")
+
+    def add(self, run: Load) -> None:
+        """Count another round in."""
+        self.requests += run.requests
+        self.rows += run.rows
+        self.seconds += run.seconds
+        self.errors += run.errors
+        self.server_cpu_seconds += run.server_cpu_seconds
+        self.p50_ms += run.p50_ms
+        self.p99_ms += run.p99_ms
+        self.load_average += run.load_average
 
 
 def sample_records(count: int) -> list[dict[str, Any]]:
@@ -69,68 +107,115 @@ def sample_records(count: int) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records"))
 
 
-# --- Load generator (its own process, plain asyncio HTTP/1.1 to keep its CPU cost low) ---
+def as_columns(records: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """The same rows as one list per field (the columnar request body)."""
+    return {name: [record[name] for record in records] for name in records[0]}
 
 
-async def _client(port: int, request: bytes, rows: int, deadline: float, out: Load) -> None:
+# --- Load generators ---
+
+
+def wrk_load(port: int, body_file: Path, rows: int, seconds: float) -> Load:
+    """Drive ``CLIENTS`` connections with wrk (one thread) for ``seconds``.
+
+    Raises:
+        RuntimeError: wrk is not installed, or failed.
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk (make bench installs it)")
+    command = [wrk, "-t1", f"-c{CLIENTS}", f"-d{seconds:g}s", "-s", str(WRK_SCRIPT)]
+    command.append(f"http://127.0.0.1:{port}/predict")
+    done = subprocess.run(
+        command,
+        env={**os.environ, "BODY": str(body_file)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK ")), None)
+    if done.returncode != 0 or line is None:
+        raise RuntimeError(f"wrk failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    out = json.loads(line.removeprefix("WRK "))
+    return Load(
+        requests=out["requests"],
+        rows=out["requests"] * rows,
+        seconds=out["seconds"],
+        errors=out["socket_errors"] + out["non_2xx"],
+        p50_ms=[out["p50_us"] / 1000],
+        p99_ms=[out["p99_us"] / 1000],
+    )
+
+
+async def _client(
+    port: int, request: bytes, deadline: float, latencies: list[float], statuses: list[int]
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < deadline:
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
             length = next(
                 int(line.split(b":", 1)[1])
                 for line in head.split(b"\r\n")
                 if line.lower().startswith(b"content-length:")
             )
             await reader.readexactly(length)
-            out.latencies_ms.append((time.perf_counter() - started) * 1000)
-            out.requests += 1
-            out.rows += rows
-            out.errors += status != 200
+            latencies.append((time.perf_counter() - started) * 1000)
+            statuses.append(int(head.split(b" ", 2)[1]))
     finally:
         writer.close()
 
 
-def _load_process(port: int, path: str, body: bytes, rows: int, seconds: float, queue) -> None:
+def _python_process(port: int, body: bytes, seconds: float, queue: Any) -> None:
     request = (
-        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {JSON}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-    out = Load(requests=0, rows=0, seconds=seconds, errors=0, latencies_ms=[])
+    latencies: list[float] = []
+    statuses: list[int] = []
 
     async def main() -> None:
         deadline = time.perf_counter() + seconds
-        await asyncio.gather(*(_client(port, request, rows, deadline, out) for _ in range(CLIENTS)))
+        clients = (_client(port, request, deadline, latencies, statuses) for _ in range(CLIENTS))
+        await asyncio.gather(*clients)
 
     asyncio.run(main())
-    queue.put(out)
+    queue.put((latencies, statuses))
 
 
-def load(
-    port: int,
-    path: str,
-    body: bytes,
-    rows: int,
-    seconds: float = SECONDS,
-    server: int | None = None,
-) -> Load:
-    """Drive ``CLIENTS`` connections at ``path`` for ``seconds`` from a separate process.
-
-    With ``server`` (a pid), also count the CPU time its process tree spent meanwhile: unlike
-    throughput, that barely moves when other work shares the machine.
-    """
+def python_load(port: int, body_file: Path, rows: int, seconds: float) -> Load:
+    """Drive ``CLIENTS`` connections from a plain asyncio HTTP/1.1 client in its own process."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_load_process, args=(port, path, body, rows, seconds, queue))
-    cpu_before = _tree_cpu(server) if server else 0.0
+    body = body_file.read_bytes()
+    process = context.Process(target=_python_process, args=(port, body, seconds, queue))
     process.start()
-    result = queue.get(timeout=seconds + 60)
+    latencies, statuses = queue.get(timeout=seconds + 60)
     process.join(timeout=30)
-    if server:
-        result.server_cpu_seconds = _tree_cpu(server) - cpu_before
+    ordered = sorted(latencies)
+    return Load(
+        requests=len(ordered),
+        rows=len(ordered) * rows,
+        seconds=seconds,
+        errors=sum(status != 200 for status in statuses),
+        p50_ms=[_percentile(ordered, 0.5)],
+        p99_ms=[_percentile(ordered, 0.99)],
+    )
+
+
+def _percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def _measured(run: Any, server: int, *args: Any) -> Load:
+    """``run(*args)``, with the load average before it and the server tree's CPU during it."""
+    before = _tree_cpu(server)
+    load_average = os.getloadavg()[0]
+    result = run(*args)
+    result.server_cpu_seconds = _tree_cpu(server) - before
+    result.load_average = [load_average]
     return result
 
 
@@ -181,43 +266,83 @@ def bare_app():
     return app
 
 
+def _commands() -> dict[str, tuple[list[str], str]]:
+    """Each server's command line and readiness path."""
+    bare = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.serving:bare_app"]
+    bare += ["--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]
+    service = [sys.executable, "-m", "bentoml", "serve", "bento.service:DriftloopService"]
+    service += ["--host", "127.0.0.1"]
+    return {BARE: (bare, "/docs"), SERVICE: (service, "/readyz")}
+
+
+# --- In-process ---
+
+
+def in_process(handle: Any, records: list[dict[str, Any]], seconds: float) -> dict[str, float]:
+    """CPU milliseconds per call by (path, rows), over about ``seconds`` in all.
+
+    Paths: ``xgboost`` (its own ``inplace_predict`` on the encoded matrix), ``records``
+    (check and encode the parsed JSON records, then predict: the service's path),
+    ``columns`` (the same rows as parsed JSON columns), ``validated`` (encode records the
+    request model has validated, then predict: the bare app's path after pydantic). Each
+    round times a burst of calls of every path in turn, in this thread's CPU time (other
+    work on the machine delays a call but does not add to it); the figure is the median
+    over the rounds.
+    """
+
+    from driftloop.serving.contract import request_model
+
+    record = request_model(handle.spec)
+    medians = {}
+    for size in SIZES:
+        paths = _paths(handle, record, records[:size])
+        rounds: dict[str, list[float]] = {path: [] for path in paths}
+        deadline = time.perf_counter() + seconds / len(SIZES)
+        while time.perf_counter() < deadline or len(rounds["xgboost"]) < 5:
+            for path, call in paths.items():
+                rounds[path].append(_cpu_ms(call, 50))
+        for path, times in rounds.items():
+            medians[path, size] = statistics.median(times)
+    return medians
+
+
+def _paths(handle: Any, record: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    from pydantic import TypeAdapter
+
+    codec, size = record.codec, len(rows)
+    columns = as_columns(rows)
+    validated = TypeAdapter(list[record]).validate_python(rows)
+    matrix = codec.records(rows, max_rows=size).matrix
+    return {
+        "xgboost": lambda: handle.probabilities(matrix),
+        "records": lambda: handle.probabilities(codec.records(rows, max_rows=size).matrix),
+        "columns": lambda: handle.probabilities(codec.columns(columns, max_rows=size).matrix),
+        "validated": lambda: handle.probabilities(codec.models(validated).matrix),
+    }
+
+
+def _cpu_ms(call: Any, times: int) -> float:
+    """Mean CPU milliseconds of ``call()`` over ``times`` calls."""
+    started = time.thread_time()
+    for _ in range(times):
+        call()
+    return (time.thread_time() - started) / times * 1000
+
+
 # --- The run ---
 
 
-def in_process(handle, records: list[dict[str, Any]], size: int, seconds: float) -> Load:
-    """The model alone: encode + inplace_predict + response, in this process, one thread."""
-    from driftloop.serving.contract import request_model
-    from driftloop.serving.scoring import predict
-
-    record = request_model(handle.spec)
-    batch = [record.model_validate(r) for r in records[:size]]
-    out = Load(requests=0, rows=0, seconds=seconds, errors=0, latencies_ms=[])
-    deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
-        predict(handle, batch)
-        out.latencies_ms.append((time.perf_counter() - started) * 1000)
-        out.requests += 1
-        out.rows += size
-    return out
-
-
-def _row(name: str, size: int, result: Load) -> None:
-    print(
-        f"{name:<28} {size:>5} {result.rps:>10,.0f} {result.rows_per_second:>11,.0f} "
-        f"{result.percentile(0.5):>8.2f} {result.percentile(0.99):>8.2f} "
-        f"{result.cpu_ms_per_request:>9.2f} {result.errors:>7}"
-    )
-
-
-def run(seconds: float = SECONDS) -> None:
-    """Print req/s, rows/s, p50/p99 for the three setups and the service's ratios."""
+def run(seconds: float = SECONDS, rounds: int = ROUNDS) -> None:
+    """Measure everything and print the tables and each ratio beside its goal."""
+    load_average = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="driftloop-bench-serving-") as tmp:
-        results = _measure(Path(tmp), seconds)
-    _report(results, seconds)
+        loads, medians = _measure(Path(tmp), seconds, rounds)
+    _report(loads, medians, seconds, rounds, load_average)
 
 
-def _measure(home: Path, seconds: float) -> dict[tuple[str, int], Load]:
+def _measure(
+    home: Path, seconds: float, rounds: int
+) -> tuple[dict[tuple[str, str, int], Load], dict[tuple[str, int], float]]:
     from driftloop.serving.handle import open_champion
     from driftloop.spec import load_spec
     from tests.support.serving import (
@@ -237,84 +362,120 @@ def _measure(home: Path, seconds: float) -> dict[tuple[str, int], Load]:
         "BENTOML_HOME": str(bentoml_home(settings)),
         "BENTOML_DO_NOT_TRACK": "True",
     }
-    records = sample_records(100)
-    bodies = {size: json.dumps({"records": records[:size]}).encode() for size in SIZES}
+    records = sample_records(COLUMN_ROWS)
+    bodies = {}
+    for size in SIZES:
+        bodies[size] = home / f"records-{size}.json"
+        bodies[size].write_text(json.dumps({"records": records[:size]}))
+    columns_body = home / f"columns-{COLUMN_ROWS}.json"
+    columns_body.write_text(json.dumps({"columns": as_columns(records)}))
     handle = open_champion(settings, load_spec(settings.dataset_spec_path)).load_champion()
+    medians = in_process(handle, records, seconds)
 
-    results: dict[tuple[str, int], Load] = {}
-    for size in SIZES:
-        results["in-process", size] = in_process(handle, records, size, seconds)
-
-    setups = {
-        "bare FastAPI (1 worker)": (
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "benchmarks.serving:bare_app",
-                "--host",
-                "127.0.0.1",
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--port",
-            ],
-            "/docs",
-        ),
-        "driftloop service": (
-            [
-                sys.executable,
-                "-m",
-                "bentoml",
-                "serve",
-                "bento.service:DriftloopService",
-                "--host",
-                "127.0.0.1",
-                "--port",
-            ],
-            "/readyz",
-        ),
-    }
-    for name, (command, ready) in setups.items():
-        port = free_port()
-        process = start_server(
-            [*command, str(port)], env=env, cwd=REPO, port=port, ready_path=ready, log_dir=home
-        )
-        try:
+    servers = {}
+    try:
+        for name, (command, ready) in _commands().items():
+            port = free_port()
+            servers[name] = (
+                port,
+                start_server(
+                    [*command, "--port", str(port)],
+                    env=env,
+                    cwd=REPO,
+                    port=port,
+                    ready_path=ready,
+                    log_dir=home,
+                ),
+            )
+        loads: dict[tuple[str, str, int], Load] = {}
+        clients = {"wrk": wrk_load, "python": python_load}
+        for client, drive in clients.items():
             for size in SIZES:
-                load(port, "/predict", bodies[size], size, seconds=2)  # warm-up
-                results[name, size] = load(
-                    port, "/predict", bodies[size], size, seconds, server=process.pid
-                )
-        finally:
+                for port, _ in servers.values():
+                    drive(port, bodies[size], size, 2)  # warm-up
+                # Alternate between the servers: the machine's other work hits both alike.
+                for _ in range(rounds):
+                    for name, (port, process) in servers.items():
+                        run = _measured(drive, process.pid, port, bodies[size], size, seconds)
+                        loads.setdefault((client, name, size), Load()).add(run)
+        port, process = servers[SERVICE]
+        wrk_load(port, columns_body, COLUMN_ROWS, 2)
+        for _ in range(rounds):
+            run = _measured(wrk_load, process.pid, port, columns_body, COLUMN_ROWS, seconds)
+            loads.setdefault(("wrk", COLUMNS, COLUMN_ROWS), Load()).add(run)
+    finally:
+        for _, process in servers.values():
             stop_server(process)
-    return results
+    return loads, medians
 
 
-def _report(results: dict[tuple[str, int], Load], seconds: float) -> None:
-    print(f"\n## Serving: {CLIENTS} clients, {seconds:.0f} s per run, 127.0.0.1")
+def _report(
+    loads: dict[tuple[str, str, int], Load],
+    medians: dict[tuple[str, int], float],
+    seconds: float,
+    rounds: int,
+    load_average: tuple[float, float, float],
+) -> None:
     print(
-        f"{'setup':<28} {'rows':>5} {'req/s':>10} {'rows/s':>11} {'p50 ms':>8} "
-        f"{'p99 ms':>8} {'cpu ms/req':>9} {'errors':>7}"
+        f"\n## Serving: {CLIENTS} connections, {rounds} x {seconds:g} s per setup, 127.0.0.1 "
+        f"(load average at start: {', '.join(f'{v:.2f}' for v in load_average)})"
     )
-    for (name, size), result in results.items():
-        _row(name, size, result)
-    print("\nratios (service / bare FastAPI; service share of in-process):")
-    for size in SIZES:
-        ours, bare = results["driftloop service", size], results["bare FastAPI (1 worker)", size]
-        inproc = results["in-process", size]
+    print(
+        f"{'client':<7} {'setup':<28} {'rows':>5} {'req/s':>8} {'rows/s':>10} {'p50 ms':>7} "
+        f"{'p99 ms':>7} {'cpu ms/req':>10} {'errors':>6} {'load':>5}"
+    )
+    for (client, name, size), load in loads.items():
         print(
-            f"  {size:>3} rows: rows/s {ours.rows_per_second / bare.rows_per_second:.2f}x, "
-            f"p99 {ours.percentile(0.99) / bare.percentile(0.99):.2f}x, "
-            f"in-process share {ours.rows_per_second / inproc.rows_per_second:.2f}, "
-            f"server CPU per request {ours.cpu_ms_per_request / bare.cpu_ms_per_request:.2f}x"
+            f"{client:<7} {name:<28} {size:>5} {load.rps:>8,.0f} {load.rows_per_second:>10,.0f} "
+            f"{load.p50:>7.2f} {load.p99:>7.2f} {load.cpu_ms_per_request:>10.3f} "
+            f"{load.errors:>6} {statistics.mean(load.load_average):>5.2f}"
         )
-    print(
-        "  median in-process latency, 1 row: "
-        f"{statistics.median(results['in-process', 1].latencies_ms):.3f} ms"
+    print("\nin-process, CPU ms per call (median of rounds), each path then predict:")
+    paths = {
+        "xgboost": "inplace_predict alone",
+        "records": "check+encode records",
+        "columns": "check+encode columns",
+        "validated": "encode validated",
+    }
+    print(f"{'rows':>5} " + " ".join(f"{title:>22}" for title in paths.values()))
+    for size in SIZES:
+        print(f"{size:>5} " + " ".join(f"{medians[path, size]:>22.3f}" for path in paths))
+    print("\ngoals (wrk figures; service / bare FastAPI):")
+    for size in SIZES:
+        ours, bare = loads["wrk", SERVICE, size], loads["wrk", BARE, size]
+        _goal(
+            f"{size} rows/request, rows/s",
+            ours.rows_per_second / bare.rows_per_second,
+            GOAL_ROWS_RATIO[size],
+            at_least=True,
+        )
+        _goal(f"{size} rows/request, p99", ours.p99 / bare.p99, 1.0, at_least=False)
+    largest = max(SIZES)
+    for path in ("records", "validated"):
+        _goal(
+            f"in-process, {largest} rows: {path} + predict / inplace_predict",
+            medians[path, largest] / medians["xgboost", largest],
+            GOAL_IN_PROCESS_RATIO,
+            at_least=False,
+        )
+    columns = loads["wrk", COLUMNS, COLUMN_ROWS]
+    _goal(
+        f"columns, {COLUMN_ROWS} rows/request, rows/s",
+        columns.rows_per_second,
+        GOAL_COLUMN_ROWS_PER_SECOND,
+        at_least=True,
+        unit="",
     )
+
+
+def _goal(name: str, value: float, goal: float, *, at_least: bool, unit: str = "x") -> None:
+    met = value >= goal if at_least else value <= goal
+    sign = ">=" if at_least else "<="
+    shown = f"{value:,.2f}{unit}" if unit else f"{value:,.0f}"
+    wanted = f"{goal:,.2f}{unit}" if unit else f"{goal:,.0f}"
+    print(f"  {name:<58} {shown:>10}   goal {sign} {wanted:<8} {'met' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":
-    run(float(sys.argv[1]) if len(sys.argv) > 1 else SECONDS)
+    args = sys.argv[1:]
+    run(float(args[0]) if args else SECONDS, int(args[1]) if len(args) > 1 else ROUNDS)

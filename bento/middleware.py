@@ -72,11 +72,15 @@ class RequestGuard:
                 await _error(send, 415, "send the request body as application/json")
                 return
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+        if declared is None:
+            # A streamed body (chunked): counted as it arrives.
+            limit = _BodyLimit(receive, send, self.max_body_bytes)
+            await self.app(scope, limit.receive, limit.send)
+        elif declared.isdigit() and int(declared) <= self.max_body_bytes:
+            # The server reads no more than the declared length: nothing to count.
+            await self.app(scope, receive, send)
+        else:
             await _error(send, 413, _too_large(self.max_body_bytes))
-            return
-        limit = _BodyLimit(receive, send, self.max_body_bytes)
-        await self.app(scope, limit.receive, limit.send)
 
     def _refusal(self, path: str, authorization: bytes) -> tuple[int, str] | None:
         """The status and message refusing ``authorization`` on ``path``; ``None``: let it in."""

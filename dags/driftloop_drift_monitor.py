@@ -1,11 +1,19 @@
 """driftloop_drift_monitor: wait for new profiles, score drift, retrain when it matters.
 
+Started by the ingest DAG's batch-profiles Asset event (a run it starts looks once and never
+waits) or every 10 minutes, for serving profiles, which come without an event. One run at a
+time: an event that comes while a run is active starts one run after it (Airflow keeps the
+event queued; several such events make one run).
+
 catch up on batch profiles → wait (deferrable: no worker slot held) for batch or serving
 profiles newer than the last check → score per-feature drift against the champion's
 reference profile, on what the champion has not seen (KS / chi-square / Hellinger; JSON
-and HTML report; an Asset event) →
-gate: on drift, alert, and trigger ``driftloop_train`` with the reason, the drifted features
-and the report when the guards allow it (cooldown, no duplicate retrain, daily budget,
+and HTML report; an Asset event) and, beside it, the champion's quality on the labelled
+batches it has not seen (the holdout's metrics with bootstrap intervals, stored per batch;
+an Asset event) →
+gate: on drift or a quality loss (``monitoring.retrain_on``), alert, and trigger
+``driftloop_train`` with the reason, the evidence, the drifted features or batches and
+the report when the guards allow it (cooldown, no duplicate retrain, daily budget,
 circuit breaker after failed retrains).
 """
 
@@ -14,9 +22,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, AssetOrTimeSchedule, DeltaTriggerTimetable
 
-from driftloop_provider.assets import DRIFT_SCORES
+from driftloop_provider.assets import BATCH_PROFILES, BATCH_QUALITY, DRIFT_SCORES
 from driftloop_provider.defaults import task_timeout
 from driftloop_provider.monitoring import (
     ProfileBatchesOperator,
@@ -25,12 +33,15 @@ from driftloop_provider.monitoring import (
     SendAlertOperator,
 )
 from driftloop_provider.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
+from driftloop_provider.quality import ScoreQualityOperator
 from driftloop_provider.sensors import NewProfileSensor
 
 with DAG(
     dag_id="driftloop_drift_monitor",
     description="Score drift of new batch and serving profiles; retrain on drift, guarded",
-    schedule=timedelta(minutes=10),
+    schedule=AssetOrTimeSchedule(
+        timetable=DeltaTriggerTimetable(timedelta(minutes=10)), assets=[BATCH_PROFILES]
+    ),
     start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
@@ -53,9 +64,13 @@ with DAG(
         task_id="wait_for_profiles", poke_interval=15, timeout=3600, soft_fail=True
     )
     score = ScoreDriftOperator(task_id="score_drift", outlets=[DRIFT_SCORES])
+    quality = ScoreQualityOperator(task_id="score_quality", outlets=[BATCH_QUALITY])
     gate = RetrainGateOperator(
         task_id="retrain_gate",
         drift=score.output,
+        quality=quality.output,
+        # Either check may skip (nothing new for it) while the other has a verdict.
+        trigger_rule="none_failed_min_one_success",
         retrain_task_id="trigger_retrain",
         alert_task_id="alert",
         train_dag_id="driftloop_train",
@@ -71,4 +86,4 @@ with DAG(
         on_failure_callback=RetrainOutcomeNotifier(success=False),
     )
     alert = SendAlertOperator(task_id="alert", alert=gate.output["alert"])
-    profile >> wait >> score >> gate >> [retrain, alert]
+    profile >> wait >> [score, quality] >> gate >> [retrain, alert]

@@ -1,9 +1,10 @@
 """driftloop_ingest: each data interval is one batch, staged, validated and published (WAP).
 
 extract the batch → commit it to ``ingest-<dataset>-<batch>`` → validate with the GX suite →
-merge into ``main`` and emit the published-data Asset → profile it (whylogs) for the drift
-monitor. A failed batch stops at validation:
-its branch stays as quarantine with the reasons, and ``main`` is untouched.
+merge into ``main`` and emit the published-data Asset → profile it (whylogs) and emit the
+batch-profiles Asset, which starts the drift monitor (a re-run with nothing new to profile
+skips that step and sends no event). A failed batch stops at validation: its branch stays
+as quarantine with the reasons, and ``main`` is untouched.
 
 Trigger with ``{"path": "..."}`` in the run's conf to ingest one file instead: absolute or
 relative to the landing zone, and inside it or a folder of the ``ingest_roots`` setting.
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
-from driftloop_provider.assets import PUBLISHED_DATA
+from driftloop_provider.assets import BATCH_PROFILES, PUBLISHED_DATA
 from driftloop_provider.defaults import task_timeout
 from driftloop_provider.ingest import (
     PublishBatchOperator,
@@ -54,5 +55,9 @@ with DAG(
     publish = PublishBatchOperator(
         task_id="publish", batch=stage.output, validation=validate.output, outlets=[PUBLISHED_DATA]
     )
-    profile = ProfileBatchesOperator(task_id="profile")
+    profile = ProfileBatchesOperator(
+        task_id="profile",
+        commit="{{ ti.xcom_pull(task_ids='publish')['commit_id'] }}",
+        outlets=[BATCH_PROFILES],
+    )
     stage >> validate >> publish >> profile

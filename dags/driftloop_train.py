@@ -1,10 +1,10 @@
 """driftloop_train: train on one pinned commit, register with lineage, promote by policy.
 
-resolve the data ref to a commit → train XGBoost and score challenger and champion on the
-same holdout rows → register the version (data commit, validation, params, metrics, code
-version, artifact checksum) → decide by the promotion policy and the run's mode (auto,
-require_approval with a human in the loop, never) → move ``champion`` (audited) → build the
-Bento of the new champion.
+resolve the data ref to a commit → train XGBoost (in the task, or on a Dask cluster with
+``engine=dask``) and score challenger and champion on the same holdout rows → register the
+version (data commit, engine, validation, params, metrics, code version, artifact checksum) →
+decide by the promotion policy and the run's mode (auto, require_approval with a human in the
+loop, never) → move ``champion`` (audited) → build the Bento of the new champion.
 
 Trigger it from the UI form, or from another DAG with ``{"reason": ...}`` in the run's conf.
 """
@@ -18,6 +18,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param
 
 from driftloop.config.promotion import PROMOTION_MODES
+from driftloop.config.training import TRAINING_ENGINES
 from driftloop_provider.assets import CHAMPION_MODEL
 from driftloop_provider.defaults import task_timeout
 from driftloop_provider.train import (
@@ -67,6 +68,14 @@ with DAG(
             enum=list(PROMOTION_MODES),
             title="Promotion mode",
         ),
+        "engine": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, *TRAINING_ENGINES],
+            title="Training engine",
+            description="local: in the task's process; dask: on the Dask cluster's workers "
+            "(empty: the deployment's training_engine)",
+        ),
         "max_depth": Param(6, type="integer", minimum=1, maximum=16, title="Tree depth"),
         "eta": Param(0.1, type="number", exclusiveMinimum=0, maximum=1, title="Learning rate"),
         "num_boost_round": Param(
@@ -87,6 +96,7 @@ with DAG(
             "seed": "{{ params.seed }}",
         },
         allow_unpublished_data="{{ params.allow_unpublished_data }}",
+        engine="{{ params.engine }}",
         execution_timeout=timedelta(hours=2),
     )
     register = RegisterModelOperator(task_id="register", candidate=train.output)

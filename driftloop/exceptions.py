@@ -84,6 +84,10 @@ class UnpublishedData(TrainingError):
     """The data to train on is not on the main branch (a quarantined or unmerged ref)."""
 
 
+class ClusterUnavailable(DriftloopError):
+    """The Dask scheduler cannot be reached, or has no workers: worth retrying."""
+
+
 class ArtifactCorrupt(DriftloopError):
     """A stored model artifact fails its checksum or does not load."""
 
@@ -166,6 +170,10 @@ class DriftCheckSkipped(MonitoringError):
     def __init__(self, message: str, *, consumed_until: datetime | None = None) -> None:
         super().__init__(message)
         self.consumed_until = consumed_until
+
+
+class QualityCheckSkipped(MonitoringError):
+    """Nothing new to judge the champion's quality on: no champion, or no new labelled batch."""
 
 
 class AlertDeliveryError(MonitoringError):

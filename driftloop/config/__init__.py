@@ -29,6 +29,7 @@ from pydantic_settings import (
 
 from driftloop.config.monitoring import MonitoringSettings
 from driftloop.config.promotion import PromotionPolicy
+from driftloop.config.training import DaskSettings, TrainingEngine
 from driftloop.exceptions import ConfigError
 
 
@@ -122,6 +123,16 @@ class Settings(BaseSettings):
         default=None, description="Airflow connection holding the registry URL (overrides it)"
     )
     promotion: PromotionPolicy = Field(default_factory=PromotionPolicy)
+    training_engine: TrainingEngine = Field(
+        default="local",
+        description="Where training runs: 'local' in the task's process, 'dask' on the "
+        "workers of the Dask cluster (dask.* or dask_conn_id); a run's 'engine' overrides",
+    )
+    dask: DaskSettings = Field(default_factory=DaskSettings)
+    dask_conn_id: str | None = Field(
+        default=None,
+        description="Airflow connection of the Dask scheduler (overrides dask.scheduler_address)",
+    )
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
     # Serving (driftloop.serving, bento/service.py).
     serving_port: int = Field(default=3000, ge=1, le=65535)

@@ -6,9 +6,14 @@ Kept free of whylogs and of the rest of :mod:`driftloop.monitoring` so that
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+QualityMetric = Literal["roc_auc", "pr_auc", "log_loss", "brier", "ece", "accuracy"]
+LOWER_IS_BETTER = frozenset({"log_loss", "brier", "ece"})
+"""Quality metrics that get worse as they grow; the others get worse as they shrink."""
 
 
 class FeatureThresholds(BaseModel):
@@ -85,6 +90,44 @@ class DriftPolicy(BaseModel):
         return self.thresholds.model_copy(update=override.model_dump(exclude_none=True))
 
 
+class QualityPolicy(BaseModel):
+    """The rule that turns the champion's quality on labelled unseen batches into a verdict.
+
+    The champion is scored on the labelled rows of every batch published after its
+    training data, pooled. Its quality dropped when the pooled ``metric`` is worse than
+    the champion's holdout value (recorded in its lineage at training) by more than
+    ``tolerance``, *and* the whole bootstrap interval is worse than the holdout value
+    (the interval excludes it), over at least ``min_rows`` labelled rows.
+
+    Attributes:
+        enabled: whether the monitor scores quality at all.
+        metric: the primary metric the rule reads; each is reported either way.
+        tolerance: how much worse than the holdout value the metric may be (absolute).
+        min_rows: fewer labelled rows than this are not judged yet; they wait for more.
+        resamples: bootstrap resamples behind each interval.
+        confidence: the intervals' coverage (0.95: the 2.5th to 97.5th percentile).
+        seed: the bootstrap's seed, so the same rows give the same intervals.
+        labels_dataset: the dataset late labels are published as (id and target
+            columns), joined by id onto rows published without a label;
+            default ``<dataset>_labels``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    metric: QualityMetric = "roc_auc"
+    tolerance: float = Field(default=0.02, ge=0)
+    min_rows: int = Field(default=1000, ge=1)
+    resamples: int = Field(default=200, ge=20, le=10_000)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = Field(default=0, ge=0)
+    labels_dataset: str | None = Field(default=None, pattern=r"^\w[-\w]*$")
+
+    def labels_of(self, dataset: str) -> str:
+        """The dataset that carries late labels for ``dataset``."""
+        return self.labels_dataset or f"{dataset}_labels"
+
+
 class GuardSettings(BaseModel):
     """Limits on drift-triggered retraining.
 
@@ -153,6 +196,10 @@ class MonitoringSettings(BaseModel):
             already moved past the other's time. Batch profiles count at once (one
             profile task writes each, after the batch is published).
         batch_log_limit: how many commits of main are searched for a batch's interval.
+        quality: the rule on the champion's quality on labelled unseen batches.
+        retrain_on: which signals trigger a retrain: ``any`` (drift or quality, the
+            default), ``drift`` or ``quality`` alone, or ``both`` (drift and quality in
+            the same run). The guards apply to whichever fires.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -162,5 +209,7 @@ class MonitoringSettings(BaseModel):
     settle_seconds: float = Field(default=10.0, ge=0)
     batch_log_limit: int = Field(default=1000, ge=1)
     policy: DriftPolicy = Field(default_factory=DriftPolicy)
+    quality: QualityPolicy = Field(default_factory=QualityPolicy)
+    retrain_on: Literal["any", "drift", "quality", "both"] = "any"
     guards: GuardSettings = Field(default_factory=GuardSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)

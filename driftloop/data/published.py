@@ -12,7 +12,7 @@ from driftloop.exceptions import DataSourceError
 
 if TYPE_CHECKING:
     from driftloop.spec import DatasetSpec
-    from driftloop.versioning.base import VersionStore
+    from driftloop.versioning.base import ObjectLocations, VersionStore
 
 
 def data_prefix(spec: DatasetSpec) -> str:
@@ -43,10 +43,26 @@ def read_published(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd
     """
     objects = store.list_objects(commit_id, data_prefix(spec))
     if not objects:
-        raise DataSourceError(
-            f"commit {commit_id[:12]} holds no published data under {data_prefix(spec)}"
-        )
+        raise _no_data(spec, commit_id)
     frames = [
         read_parquet_bytes(store.read_object(commit_id, o.path), label=o.path) for o in objects
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+def locate_published(store: VersionStore, spec: DatasetSpec, commit_id: str) -> ObjectLocations:
+    """Where readers outside the store (Dask workers) find every published batch at a commit.
+
+    Raises:
+        DataSourceError: the commit holds no data for the dataset.
+    """
+    located = store.locate_objects(commit_id, data_prefix(spec))
+    if not located.objects:
+        raise _no_data(spec, commit_id)
+    return located
+
+
+def _no_data(spec: DatasetSpec, commit_id: str) -> DataSourceError:
+    return DataSourceError(
+        f"commit {commit_id[:12]} holds no published data under {data_prefix(spec)}"
+    )

@@ -20,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 import pyarrow as pa
@@ -35,7 +35,7 @@ from driftloop.data.urls import url_secrets
 from driftloop.exceptions import DataSourceError, SourceUnavailable, SpecError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from driftloop.spec import SourceSpec
 
@@ -713,6 +713,50 @@ def read_parquet_bytes(data: bytes, *, label: str) -> pd.DataFrame:
         return _read_parquet(io.BytesIO(data))
     except (pa.ArrowException, OSError) as exc:
         raise DataSourceError(f"{label} is not readable Parquet: {exc}") from exc
+
+
+def parquet_row_groups(url: str, *, storage_options: Mapping[str, Any], label: str) -> list[int]:
+    """The rows of each row group of the Parquet file at ``url`` (fsspec), from its footer.
+
+    Raises:
+        DataSourceError: the file cannot be opened or is not Parquet (``label`` names it).
+    """
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rb", **storage_options) as handle:
+            metadata = pq.ParquetFile(handle).metadata
+    except pa.ArrowException as exc:
+        raise DataSourceError(f"{label} is not readable Parquet: {exc}") from exc
+    except OSError as exc:
+        raise DataSourceError(f"{label} cannot be read at {url}: {exc}") from exc
+    return [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)]
+
+
+def read_parquet_row_groups(
+    url: str, row_groups: Sequence[int], *, storage_options: Mapping[str, Any], label: str
+) -> pd.DataFrame:
+    """Some row groups of the Parquet file at ``url`` (fsspec), as ``read_parquet_bytes`` reads.
+
+    The same frame as the rows of those groups read from the object's bytes, without
+    holding the rest of the file.
+
+    Raises:
+        DataSourceError: the file cannot be opened or is not Parquet (``label`` names it).
+    """
+    import fsspec
+
+    try:
+        with fsspec.open(url, "rb", **storage_options) as handle:
+            table = pq.ParquetFile(handle).read_row_groups(list(row_groups))
+    except pa.ArrowException as exc:
+        raise DataSourceError(f"{label} is not readable Parquet: {exc}") from exc
+    except OSError as exc:
+        raise DataSourceError(f"{label} cannot be read at {url}: {exc}") from exc
+    frame = _table_to_frame(table)
+    del table
+    _release_arrow_memory()
+    return frame
 
 
 def _read_parquet(source: Path | io.BytesIO) -> pd.DataFrame:

@@ -152,6 +152,14 @@ class GeneratorConfig(BaseModel):
         default=0.0,
         description="Added to the log-odds of default: 0.7 about doubles the odds (concept drift)",
     )
+    relationship_shift: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Share of the features' effect on default that is turned around: 0 keeps "
+        "the rule, 0.5 leaves the features saying nothing, 1 reverses it; the features "
+        "themselves do not move (concept drift no input drift check sees)",
+    )
     corruption: CorruptionConfig = Field(default_factory=CorruptionConfig)
 
     @model_validator(mode="after")
@@ -203,7 +211,10 @@ def generate_batch(config: GeneratorConfig, *, start: datetime, end: datetime) -
     features, codes = _applicants(rng, n)
     for name, k in config.shift.items():
         features[name] = _shifted(features[name], k, NUMERIC_FEATURES[name])
-    logit = _default_logit(features, codes, rng) + config.label_shift
+    logit = (
+        _default_logit(features, codes, rng, reversed_share=config.relationship_shift)
+        + config.label_shift
+    )
     defaulted = rng.random(n) < 1 / (1 + np.exp(-logit))
 
     for name, rate in MISSING_RATES.items():
@@ -336,9 +347,17 @@ def _shifted(values: np.ndarray, k: float, dtype: str) -> np.ndarray:
 
 
 def _default_logit(
-    features: dict[str, np.ndarray], codes: dict[str, np.ndarray], rng: np.random.Generator
+    features: dict[str, np.ndarray],
+    codes: dict[str, np.ndarray],
+    rng: np.random.Generator,
+    *,
+    reversed_share: float = 0.0,
 ) -> np.ndarray:
-    """Log-odds of default from the recorded features; the noise is independent of them."""
+    """Log-odds of default from the recorded features; the noise is independent of them.
+
+    ``reversed_share`` turns that share of the features' effect around the batch's mean
+    log-odds, so the default rate stays about the same while the rule changes.
+    """
     f = features
     loan_to_income = f["loan_amount"] / np.maximum(f["income"], 1)
     thin_buffer = np.where(f["savings"] < 3 * f["income"] / 12, 1.0, 0.3)
@@ -356,6 +375,9 @@ def _default_logit(
         + _PURPOSE_RISK[codes["purpose"]]
         + _HOME_RISK[codes["home_ownership"]]
     )
+    if reversed_share:
+        centre = np.nanmean(logit)
+        logit = centre + (1 - 2 * reversed_share) * (logit - centre)
     # Unrecorded circumstances (illness, divorce) make defaults partly unpredictable.
     return logit + 1.6 * rng.standard_normal(len(logit))
 

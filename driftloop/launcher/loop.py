@@ -26,7 +26,7 @@ from driftloop.config.promotion import CHAMPION
 from driftloop.launcher.models import model_name
 from driftloop.launcher.processes import stop_trees
 from driftloop.launcher.service import start_service
-from driftloop.launcher.stack import AirflowStack, StackError
+from driftloop.launcher.stack import FINISHED, AirflowStack, StackError
 
 if TYPE_CHECKING:
     from driftloop.data.sources import Interval
@@ -175,6 +175,41 @@ def wait_for_monitor(stack: AirflowStack, run_id: str, say: Callable[[str], None
     return state
 
 
+def event_runs(stack: AirflowStack, seen: set[str]) -> list[dict[str, Any]]:
+    """The monitor's runs started by an Asset event (batch profiles), but for ``seen`` ones."""
+    return [
+        run
+        for run in stack.runs(MONITOR)
+        if run["run_type"] == "asset_triggered" and run["dag_run_id"] not in seen
+    ]
+
+
+def wait_for_event_runs(
+    stack: AirflowStack, seen: set[str], say: Callable[[str], None], *, timeout: float = 1800
+) -> list[str]:
+    """Wait for the monitor runs that new batch profiles' Asset events start; return their ids.
+
+    The monitor runs one at a time: an event that comes while a run is active waits in
+    Airflow's queue and starts a run when that one ends. So this returns once no event is
+    queued and every run they started has finished.
+
+    Raises:
+        StackError: a run failed, or the runs did not finish in time.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = event_runs(stack, seen)
+        queued = stack.api("GET", f"/dags/{MONITOR}/assets/queuedEvents")["total_entries"]
+        if runs and not queued and all(run["state"] in FINISHED for run in runs):
+            for run in runs:
+                say(f"drift monitor run {run['dag_run_id']}: {run['state']}")
+            if any(run["state"] != "success" for run in runs):
+                raise StackError(f"a {MONITOR} run started by new batch profiles failed")
+            return [run["dag_run_id"] for run in runs]
+        time.sleep(2)
+    raise StackError(f"the {MONITOR} runs of new batch profiles did not finish in {timeout}s")
+
+
 def run_loop(
     stack: AirflowStack, *, rows: int, good_days: int, say: Callable[[str], None]
 ) -> LoopReport:
@@ -227,9 +262,9 @@ def serve_through_drift(
     """Serve the champion, let drifted data in, and watch the monitor retrain; fill ``report``.
 
     The service answers ``records`` and refuses ``bad_request``; the monitor's first run finds
-    nothing the champion has not seen; ``ingest_drifted`` publishes the drifted batches; a
-    monitor run judges them and (on drift) triggers the train DAG and waits for it; the
-    service, once it follows the champion, answers ``later_records``.
+    nothing the champion has not seen; ``ingest_drifted`` publishes the drifted batches, whose
+    profiles' Asset events start monitor runs that judge them and (on drift) trigger the train
+    DAG and wait for it; the service, once it follows the champion, answers ``later_records``.
 
     Raises:
         StackError: a monitor run failed or did not finish.
@@ -247,12 +282,13 @@ def serve_through_drift(
         say(f"GET /metadata -> {status}: version {answer.get('version')}")
 
         # The monitor's first run finds nothing the champion has not seen (its training
-        # batches are never judged); then the drifted batches arrive and are judged.
+        # batches are never judged); then the drifted batches arrive, and the Asset events
+        # of their profiles start the runs that judge them.
         stack.unpause(MONITOR)
         wait_for_monitor(stack, _first_run(stack, MONITOR), say)
+        seen = {run["dag_run_id"] for run in stack.runs(MONITOR)}
         ingest_drifted()
-        run_id = stack.trigger(MONITOR)
-        wait_for_monitor(stack, run_id, say)
+        wait_for_event_runs(stack, seen, say)
 
         retrains = [r for r in stack.runs(TRAIN) if (r.get("conf") or {}).get("drifted_features")]
         if retrains:

@@ -12,6 +12,7 @@ from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION
 
 if TYPE_CHECKING:
+    from driftloop.monitoring.quality import BatchQuality
     from driftloop.registry import Registry
 
 
@@ -96,8 +97,13 @@ def show_version(settings: Settings, version: int) -> int:
     """Print one version's lineage, its promotion decisions and the alias moves naming it.
 
     Moves refused because the alias was not where their caller saw it (compare-and-swap)
-    follow as ``refused_moves``, newest first, when any names the version.
+    follow as ``refused_moves``, newest first, when any names the version. The version's
+    quality on each labelled batch it was not trained on follows as ``quality``, oldest
+    batch first, and as a table on stderr (one line per batch, each metric with its
+    bootstrap interval).
     """
+    from driftloop.monitoring.quality import QualityStore
+
     registry = _registry(settings)
     model = model_name(settings)
     record = registry.get_version(model, version)
@@ -115,8 +121,36 @@ def show_version(settings: Settings, version: int) -> int:
     refused = [r.model_dump(mode="json") for r in registry.refused_moves(model) if r.names(version)]
     if refused:
         payload["refused_moves"] = refused
+    quality = QualityStore(url=settings.registry_database_url)
+    try:
+        scored = quality.results(model, version)
+    finally:
+        quality.close()
+    if scored:
+        payload["quality"] = [r.model_dump(mode="json") for r in scored]
+        print(quality_table(scored), file=sys.stderr)
     print(json.dumps(payload, indent=2))
     return 0
+
+
+def quality_table(results: list[BatchQuality]) -> str:
+    """Quality over time as text: one line per batch, each metric ``value [low, high]``."""
+    from driftloop.monitoring.quality import METRICS
+
+    header = ["batch", "labelled", *METRICS]
+    lines = [
+        [
+            r.batch,
+            f"{r.labelled_rows}/{r.rows}",
+            *(r.metrics[m].describe() if m in r.metrics else "-" for m in METRICS),
+        ]
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, *lines]
+    )
 
 
 def _champion_seen(registry: Registry, model: str, expected: int | None) -> int | None:
@@ -171,17 +205,29 @@ def rollback(settings: Settings, *, reason: str, expected: int | None) -> int:
 
 
 def reproduce(settings: Settings, version: int) -> int:
-    """Retrain a version from its lineage; exit 0 only when the model file is byte-identical."""
+    """Retrain a version from its lineage; exit 0 only when the model file is byte-identical.
+
+    A version trained on Dask is retrained on Dask with as many workers: on the configured
+    scheduler, else on a local cluster started for the command (see
+    :func:`driftloop.launcher.cluster.dask_cluster`).
+    """
+    from driftloop.launcher.cluster import dask_cluster
     from driftloop.spec import load_spec
     from driftloop.training.steps import reproduce_version
     from driftloop.versioning.factory import open_store
 
     spec = load_spec(settings.dataset_spec_path)
-    result = reproduce_version(open_store(settings), _registry(settings), spec, spec.name, version)
+    registry, store = _registry(settings), open_store(settings)
+    lineage = registry.get_version(spec.name, version).lineage
+    if lineage.engine == "dask":
+        with dask_cluster(settings, workers=lineage.workers) as cluster:
+            result = reproduce_version(store, registry, spec, spec.name, version, cluster=cluster)
+    else:
+        result = reproduce_version(store, registry, spec, spec.name, version)
     if result.identical:
         print(
-            f"version {version} reproduced: model file byte-identical "
-            f"(sha256 {result.reproduced_sha256})"
+            f"version {version} reproduced on {result.engine} ({result.workers} workers): "
+            f"model file byte-identical (sha256 {result.reproduced_sha256})"
         )
         return 0
     print(

@@ -312,23 +312,36 @@ def run_drift_check(
 
 
 def profile_new_batches(
-    store: VersionStore, spec: DatasetSpec, settings: Settings
+    store: VersionStore, spec: DatasetSpec, settings: Settings, *, commit: str | None = None
 ) -> list[ProfileRef]:
-    """Profile every batch published on main that has no batch profile yet.
+    """Profile every batch published on main (as of ``commit``) that has no batch profile yet.
 
     A batch's window is the data interval in the metadata of the commit that published
     it, and its validation warnings that commit's ``validation_warnings`` (searched in
     the newest ``monitoring.batch_log_limit`` commits of main); both go into the
     profile's index entry.
 
+    Args:
+        store: the versioned store.
+        spec: the dataset's spec.
+        settings: driftloop's settings.
+        commit: a commit of main's history, e.g. the one a publish returned (a re-run then
+            profiles what that publish made visible); ``None``: main's head.
+
     Raises:
         DataSourceError: a published batch cannot be read.
+        MonitoringError: ``commit`` is not in main's history.
         ProfileError: a publish commit's ``validation_warnings`` is not a JSON list of
             warnings.
         VersioningError: the store failed.
     """
     monitoring, main = settings.monitoring, settings.main_branch
-    commit = store.resolve(main)
+    if commit is None:
+        commit = store.resolve(main)
+    elif not store.is_ancestor(commit, main):
+        raise MonitoringError(
+            f"commit {commit!r} is not in {main}'s history: only published batches are profiled"
+        )
     published = _published_batches(store, spec.name, commit)
     missing = sorted(set(published) - _profiled_batches(store, spec.name, monitoring.branch))
     if not missing:

@@ -106,6 +106,8 @@ class VersionRow(Base):
     data_commit: Mapped[str] = mapped_column(String(NAME_LENGTH))
     data_ref: Mapped[str] = mapped_column(String(NAME_LENGTH))
     unpublished_data: Mapped[bool] = mapped_column(server_default=false())
+    engine: Mapped[str] = mapped_column(String(16), server_default="local")
+    workers: Mapped[int] = mapped_column(server_default="1")
     validation: Mapped[dict[str, Any]]
     params: Mapped[dict[str, Any]]
     metrics: Mapped[dict[str, Any]]
@@ -221,6 +223,34 @@ class DecisionRow(Base):
     actor: Mapped[str] = mapped_column(String(NAME_LENGTH))
     run_key: Mapped[str] = mapped_column(String(RUN_KEY_LENGTH))
     at: Mapped[datetime]
+
+
+class BatchQualityRow(Base):
+    """A model version's quality on one labelled batch it was not trained on.
+
+    One row per (version, publish commit of the batch); late labels for the batch update it
+    in place (``labels_commit``, ``labelled_rows``, ``metrics``, ``scored_at``).
+    """
+
+    __tablename__ = "monitoring_batch_quality"
+    __table_args__ = (
+        UniqueConstraint("model_id", "version", "batch_commit"),
+        ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["registry_model_versions.model_id", "registry_model_versions.version"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("registry_models.id"))
+    version: Mapped[int]
+    batch: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    batch_commit: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    labels_commit: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    rows: Mapped[int]
+    labelled_rows: Mapped[int]
+    metrics: Mapped[dict[str, Any]]
+    scored_at: Mapped[datetime]
 
 
 class RetrainGuardRow(Base):

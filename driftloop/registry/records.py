@@ -7,6 +7,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from driftloop.config.training import TrainingEngine
+
 JsonObject = dict[str, JsonValue]
 
 
@@ -30,6 +32,12 @@ class VersionLineage(_Record):
         default=False,
         description="The data commit was not on main: trained by explicit override "
         "(allow_unpublished_data), so never promoted automatically",
+    )
+    engine: TrainingEngine = Field(
+        default="local", description="Where it trained: one process (local) or a Dask cluster"
+    )
+    workers: int = Field(
+        default=1, ge=1, description="How many Dask workers trained it (1 for local)"
     )
     validation: JsonObject = Field(description="Validation summary of the training data")
     params: JsonObject = Field(description="Training parameters")

@@ -1,6 +1,8 @@
 """Serving without a server: the request contract, the champion handle, scoring, profiles.
 
 - :mod:`~driftloop.serving.contract`: request and response models from the dataset spec;
+- :mod:`~driftloop.serving.batch`: a request's rows (records or columns) checked and encoded
+  a block at a time;
 - :mod:`~driftloop.serving.limits`: the suite's learned ranges and signs, and the per-row
   input warnings checked against them;
 - :mod:`~driftloop.serving.metrics`: the service's Prometheus metrics (input warnings);

@@ -14,7 +14,7 @@ import validation (``docs/architecture.md``), and nothing here needs Great Expec
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -91,18 +91,15 @@ class InputChecks:
 
     Args:
         spec: The dataset spec, with the features' real names (used in warnings and labels).
-        attributes: The request model's attribute of each feature, in spec order.
         limits: Learned limits by feature name (:func:`learned_limits`); others are open.
     """
 
     def __init__(
         self,
         spec: DatasetSpec,
-        attributes: Sequence[str],
         limits: Mapping[str, FeatureLimits],
     ) -> None:
         self.names = spec.feature_names
-        self.attributes = list(attributes)
         self.nullable = [feature.nullable for feature in spec.features]
         self.categorical = [feature.kind == "categorical" for feature in spec.features]
         # Category codes are indexes, not quantities: a range on one would mean nothing.
@@ -125,9 +122,11 @@ class InputChecks:
         )
 
     def review(
-        self, matrix: np.ndarray, rows: Sequence[Mapping[str, Any]]
+        self, matrix: np.ndarray, value: Callable[[int, int], Any]
     ) -> tuple[dict[int, list[str]], Counter[tuple[str, str]]]:
-        """Warnings for the encoded ``matrix`` of ``rows``, and their count per (feature, kind).
+        """Warnings for the encoded ``matrix``, and their count per (feature, kind).
+
+        ``value(row, feature)`` is the value sent, which the warnings quote.
 
         Returns:
             Each flagged row's warnings, in feature order, and how many warnings of each
@@ -139,12 +138,12 @@ class InputChecks:
         counts: Counter[tuple[str, str]] = Counter()
         if not flagged.any():
             return warnings, counts
-        for row, column in zip(*np.nonzero(flagged), strict=True):
-            value = rows[row][self.attributes[column]]
-            found = self._warning(column, value)
+        rows, columns = np.nonzero(flagged)
+        for row, column in zip(rows.tolist(), columns.tolist(), strict=True):
+            found = self._warning(column, value(row, column))
             if found is not None:
                 kind, text = found
-                warnings.setdefault(int(row), []).append(text)
+                warnings.setdefault(row, []).append(text)
                 counts[self.names[column], kind] += 1
         return warnings, counts
 

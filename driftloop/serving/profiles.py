@@ -28,13 +28,10 @@ from driftloop.exceptions import DriftloopError
 from driftloop.serving.background import Periodic
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
-
     import pandas as pd
 
     from driftloop.monitoring.profiles import ProfileRef
-    from driftloop.serving.contract import Prediction, RecordModel
-    from driftloop.serving.handle import ModelHandle
+    from driftloop.serving.scoring import Scores
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
 
@@ -47,9 +44,7 @@ LABEL_COLUMN = "prediction.label"
 @dataclass
 class _Interval:
     start: datetime
-    requests: list[tuple[ModelHandle, Sequence[RecordModel], Sequence[Prediction]]] = field(
-        default_factory=list
-    )
+    requests: list[Scores] = field(default_factory=list)
     rows: int = 0
     seen: int = 0
 
@@ -92,25 +87,20 @@ class ServingProfiles:
             self._flush_logged, interval=interval, name="driftloop-serving-profiles", join_grace=30
         )
 
-    def record(
-        self,
-        handle: ModelHandle,
-        records: Sequence[RecordModel],
-        predictions: Sequence[Prediction],
-    ) -> None:
+    def record(self, scores: Scores) -> None:
         """Remember one scored request (cheap: no copy, no profiling)."""
-        if not records:
+        if not scores.probabilities:
             return
         with self._lock:
             current = self._current
             current.seen += 1
             if current.rows < self.max_rows:
-                current.requests.append((handle, records, predictions))
-                current.rows += len(records)
+                current.requests.append(scores)
+                current.rows += len(scores.probabilities)
                 return
             slot = self._random.randrange(current.seen)
             if slot < len(current.requests):
-                current.requests[slot] = (handle, records, predictions)
+                current.requests[slot] = scores
 
     def flush(self) -> list[ProfileRef]:
         """Profile and store the requests of the interval so far; start a new interval.
@@ -168,25 +158,30 @@ class ServingProfiles:
             log.exception("serving profile failed")
 
     def _frames(self, interval: _Interval) -> dict[tuple[str, int], pd.DataFrame]:
+        """One frame per model version: the features as sent, then the predictions."""
+        import numpy as np
         import pandas as pd
 
-        grouped: dict[tuple[str, int], list[dict]] = {}
-        for handle, records, predictions in interval.requests:
-            names = list(
-                zip(
-                    type(records[0]).encoding_spec.feature_names,
-                    self.spec.feature_names,
-                    strict=True,
+        names = [*self.spec.feature_names, PROBABILITY_COLUMN, LABEL_COLUMN]
+        grouped: dict[tuple[str, int], list[list]] = {}
+        for scores in interval.requests:
+            key = (scores.handle.model, scores.handle.version)
+            columns = grouped.setdefault(key, [[] for _ in names])
+            sent = (*scores.batch.values, scores.probabilities, scores.labels)
+            for column, values in zip(columns, sent, strict=True):
+                column.extend(values)
+        numeric = [feature.kind == "numeric" for feature in self.spec.features]
+        frames = {}
+        for key, columns in grouped.items():
+            # Numbers as floats, nulls as NaN, as the request model reads them.
+            data = {
+                name: np.array(values, dtype=np.float64) if is_number else values
+                for name, values, is_number in zip(
+                    names, columns, [*numeric, False, False], strict=True
                 )
-            )
-            rows = grouped.setdefault((handle.model, handle.version), [])
-            for record, prediction in zip(records, predictions, strict=True):
-                values = record.__dict__
-                row = {name: values[attribute] for attribute, name in names}
-                row[PROBABILITY_COLUMN] = prediction.probability
-                row[LABEL_COLUMN] = prediction.label
-                rows.append(row)
-        return {key: pd.DataFrame(rows) for key, rows in grouped.items()}
+            }
+            frames[key] = pd.DataFrame(data)
+        return frames
 
 
 def _prediction_profile(frame: pd.DataFrame) -> bytes:

@@ -1,4 +1,4 @@
-"""Scoring requests: encode records with training's NumPy path and predict, alone or coalesced.
+"""Scoring requests: encode with training's NumPy path and predict, alone or coalesced.
 
 Neither BentoML nor Airflow is imported here: ``bento/service.py`` and the benchmark's bare
 FastAPI app serve through the same code, so both run the same request path.
@@ -8,54 +8,114 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import pydantic_core
 
+from driftloop.serving.batch import Batch
 from driftloop.serving.contract import Prediction, PredictResponse, RecordModel, VersionedPrediction
 from driftloop.serving.handle import ModelHandle
 from driftloop.serving.metrics import count_input_warnings
-from driftloop.training.features import encode_records
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class EncodedRecords:
-    """Records as the model's float32 matrix, their ids, and per-row warnings."""
-
-    matrix: np.ndarray
-    ids: list[str | int | None]
-    warnings: dict[int, list[str]]
-
-
-def encode(records: Sequence[RecordModel]) -> EncodedRecords:
+def encode(records: Sequence[RecordModel]) -> Batch:
     """Encode validated records (of one request model) with training's NumPy path.
 
     Nulls and unknown categories become NaN (missing), as in training; values are never
     clipped. The request model's checks (:class:`~driftloop.serving.limits.InputChecks`)
     add a warning to a row for each unknown category, null in a feature that is not
     nullable, value beyond the learned range, and negative value in a never-negative
-    feature; the warnings are counted in :func:`~driftloop.serving.metrics.input_warnings`.
+    feature; scoring counts them in :func:`~driftloop.serving.metrics.input_warnings`.
+
+    Raises:
+        ValueError: there are no records.
     """
     if not records:
-        return EncodedRecords(np.empty((0, 0), dtype=np.float32), [], {})
-    model = type(records[0])
-    rows: list[Mapping[str, Any]] = [record.__dict__ for record in records]
-    matrix = encode_records(rows, model.encoding_spec)
-    warnings, counts = model.checks.review(matrix, rows)
-    count_input_warnings(counts)
-    ids = [rows[i].get(model.id_attribute) for i in range(len(rows))] if model.id_attribute else []
-    return EncodedRecords(matrix, ids, warnings)
+        raise ValueError("no records to encode")
+    return type(records[0]).codec.models(records)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One request scored by one model version: what every response is made of."""
+
+    handle: ModelHandle
+    batch: Batch
+    probabilities: list[float]
+    labels: list[str]
+
+    def response(self) -> PredictResponse:
+        """The response as the pydantic model (built without re-validation)."""
+        return PredictResponse.model_construct(
+            model=self.handle.model,
+            model_version=self.handle.version,
+            data_commit=self.handle.data_commit,
+            predictions=[Prediction.model_construct(**row) for row in self._rows()],
+        )
+
+    def json(self) -> bytes:
+        """The response's JSON, as ``response().model_dump_json()`` writes it, but faster."""
+        return pydantic_core.to_json(
+            {
+                "model": self.handle.model,
+                "model_version": self.handle.version,
+                "data_commit": self.handle.data_commit,
+                "predictions": self._rows(),
+            }
+        )
+
+    def rows(self) -> list[VersionedPrediction]:
+        """The predictions, each naming the model version (for batched endpoints)."""
+        extra = {"model_version": self.handle.version, "data_commit": self.handle.data_commit}
+        return [VersionedPrediction.model_construct(**row, **extra) for row in self._rows()]
+
+    def _rows(self) -> list[dict[str, object]]:
+        ids = self.batch.ids or [None] * len(self.probabilities)
+        rows = zip(ids, self.probabilities, self.labels, strict=True)
+        warnings = self.batch.warnings
+        if not warnings:  # the usual case, in a third less time
+            return [
+                {"id": id_, "probability": probability, "label": label, "warnings": []}
+                for id_, probability, label in rows
+            ]
+        return [
+            {
+                "id": id_,
+                "probability": probability,
+                "label": label,
+                "warnings": warnings.get(row, []),
+            }
+            for row, (id_, probability, label) in enumerate(rows)
+        ]
+
+
+def score(handle: ModelHandle, batch: Batch, probabilities: np.ndarray | None = None) -> Scores:
+    """Score ``batch`` with one model version (or label ``probabilities`` it already has).
+
+    The batch's input warnings are counted here, once per scored request.
+    """
+    if probabilities is None:
+        probabilities = handle.probabilities(batch.matrix)
+    count_input_warnings(batch.counts)
+    values = probabilities.tolist()
+    positive, negative = handle.spec.positive_label, _negative_label(handle)
+    labels = [positive if value >= handle.threshold else negative for value in values]
+    return Scores(handle, batch, values, labels)
 
 
 def predict(handle: ModelHandle, records: Sequence[RecordModel]) -> PredictResponse:
     """Score records with one model version; the response names that version."""
-    encoded = encode(records)
-    probabilities = handle.probabilities(encoded.matrix) if records else np.empty(0)
-    return _response(handle, encoded, probabilities)
+    return score(handle, encode(records)).response()
+
+
+def _negative_label(handle: ModelHandle) -> str:
+    positive = handle.spec.positive_label
+    others = [value for value in handle.spec.target_values if value != positive]
+    return others[0] if len(others) == 1 else f"not {positive}"
 
 
 class Coalescer:
@@ -75,11 +135,9 @@ class Coalescer:
         # Held so the running drain task is not garbage-collected.
         self._drainer: asyncio.Task[None] | None = None
 
-    async def predict(self, handle: ModelHandle, records: Sequence[RecordModel]) -> PredictResponse:
-        """Like :func:`predict`, scored together with concurrent requests."""
-        encoded = encode(records)
-        probabilities = await self.probabilities(handle, encoded.matrix)
-        return _response(handle, encoded, probabilities)
+    async def score(self, handle: ModelHandle, batch: Batch) -> Scores:
+        """Like :func:`score`, in a model call shared with concurrent requests."""
+        return score(handle, batch, await self.probabilities(handle, batch.matrix))
 
     async def probabilities(self, handle: ModelHandle, matrix: np.ndarray) -> np.ndarray:
         """``handle.probabilities(matrix)``, computed in a shared call."""
@@ -96,18 +154,18 @@ class Coalescer:
             while self._pending:
                 # One turn of the loop lets requests already received reach the queue.
                 await asyncio.sleep(0)
-                batch = self._take()
+                taken = self._take()
                 try:
-                    stacked = np.concatenate([matrix for _, matrix, _ in batch])
-                    scores = batch[0][0].probabilities(stacked)
+                    stacked = np.concatenate([matrix for _, matrix, _ in taken])
+                    scores = taken[0][0].probabilities(stacked)
                 except Exception as exc:
                     # The failure belongs to these requests; the queue keeps draining.
-                    for *_, future in batch:
+                    for *_, future in taken:
                         if not future.done():
                             future.set_exception(exc)
                     continue
                 start = 0
-                for _, matrix, future in batch:
+                for _, matrix, future in taken:
                     if not future.done():
                         future.set_result(scores[start : start + len(matrix)])
                     start += len(matrix)
@@ -126,47 +184,3 @@ class Coalescer:
                 kept.append(item)
         self._pending = kept
         return taken
-
-
-def predict_rows(handle: ModelHandle, records: Sequence[RecordModel]) -> list[VersionedPrediction]:
-    """Score records, naming the model version on every row (for batched endpoints)."""
-    encoded = encode(records)
-    probabilities = handle.probabilities(encoded.matrix) if records else np.empty(0)
-    extra = {"model_version": handle.version, "data_commit": handle.data_commit}
-    return _predictions(handle, encoded, probabilities, VersionedPrediction, extra)
-
-
-def _response(
-    handle: ModelHandle, encoded: EncodedRecords, probabilities: np.ndarray
-) -> PredictResponse:
-    return PredictResponse.model_construct(
-        model=handle.model,
-        model_version=handle.version,
-        data_commit=handle.data_commit,
-        predictions=_predictions(handle, encoded, probabilities, Prediction),
-    )
-
-
-def _predictions(
-    handle: ModelHandle,
-    encoded: EncodedRecords,
-    probabilities: np.ndarray,
-    kind: type[Prediction],
-    extra: dict[str, Any] | None = None,
-) -> list[Any]:
-    positive = handle.spec.positive_label
-    others = [value for value in handle.spec.target_values if value != positive]
-    negative = others[0] if len(others) == 1 else f"not {positive}"
-    extra = extra or {}
-    ids = encoded.ids or [None] * len(probabilities)
-    # Built without re-validation: every value comes from our own code, already typed.
-    return [
-        kind.model_construct(
-            id=ids[row],
-            probability=probability,
-            label=positive if probability >= handle.threshold else negative,
-            warnings=encoded.warnings.get(row, []),
-            **extra,
-        )
-        for row, probability in enumerate(probabilities.tolist())
-    ]

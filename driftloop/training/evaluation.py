@@ -56,15 +56,23 @@ def evaluate(
         SchemaMismatch: feature columns are missing, a numeric one is not numeric, or
             the model was trained on other features.
     """
-    from sklearn import metrics
-
     y = labels(df, spec)
     if len(y) == 0 or y.min() == y.max():
         raise TrainingError(
             f"cannot evaluate on {len(y)} rows with classes {sorted(set(y.tolist()))}: "
             "both classes are needed"
         )
-    probability = _predict(booster, df, spec)
+    return score_probabilities(y, predict_probability(booster, df, spec), threshold=threshold)
+
+
+def score_probabilities(y: np.ndarray, probability: np.ndarray, *, threshold: float) -> Metrics:
+    """The metrics of predicted ``probability`` against 0/1 labels ``y`` (both classes present).
+
+    The one place the holdout's metrics are computed: the monitor's quality scores and
+    their bootstrap resamples go through it too.
+    """
+    from sklearn import metrics
+
     predicted = probability >= threshold
     return Metrics(
         roc_auc=float(metrics.roc_auc_score(y, probability)),
@@ -78,7 +86,14 @@ def evaluate(
     )
 
 
-def _predict(booster: xgboost.Booster, df: pd.DataFrame, spec: DatasetSpec) -> np.ndarray:
+def predict_probability(
+    booster: xgboost.Booster, df: pd.DataFrame, spec: DatasetSpec
+) -> np.ndarray:
+    """The booster's probability of the positive label for each row of ``df``.
+
+    Raises:
+        SchemaMismatch: the model was trained on other features.
+    """
     try:
         return booster.inplace_predict(model_frame(df, spec)).astype(np.float64)
     except ValueError as exc:
@@ -129,7 +144,7 @@ def write_plots(
     y = labels(holdout_df, spec)
     if len(y) == 0 or y.min() == y.max():
         raise TrainingError(f"cannot draw a ROC curve on {len(y)} rows with a single class")
-    probability = _predict(booster, holdout_df, spec)
+    probability = predict_probability(booster, holdout_df, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "roc_curve": out_dir / "roc_curve.png",

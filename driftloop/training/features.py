@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from driftloop.exceptions import SchemaMismatch, TrainingError
-from driftloop.spec import DatasetSpec
+from driftloop.spec import DatasetSpec, Feature
 from driftloop.spec.labels import as_text, is_missing, text_or_none
 
 _FIELD_SEPARATOR = "\x1f"
@@ -82,15 +83,55 @@ def encode_records(records: Sequence[Mapping[str, Any]], spec: DatasetSpec) -> n
     Raises:
         SchemaMismatch: a record lacks a feature, or a numeric feature is not a number.
     """
-    encoders = [(f.name, _value_encoder(f.name, f.categories)) for f in spec.features]
-    matrix = np.empty((len(records), len(encoders)), dtype=np.float32)
-    for row, record in enumerate(records):
+    matrix = np.empty((len(records), len(spec.features)), dtype=np.float32)
+    for index, feature in enumerate(spec.features):
         try:
-            matrix[row] = [encode(record[name]) for name, encode in encoders]
+            values = [record[feature.name] for record in records]
         except KeyError as exc:
-            missing = [name for name, _ in encoders if name not in record]
+            row = next(row for row, record in enumerate(records) if feature.name not in record)
+            missing = [name for name in spec.feature_names if name not in records[row]]
             raise SchemaMismatch(f"record {row} lacks features {missing}") from exc
+        if feature.categories is None:
+            matrix[:, index] = encode_numbers(values, feature.name)
+        else:
+            matrix[:, index] = encode_categories(values, repeat(category_codes(feature)))
     return matrix
+
+
+def encode_numbers(values: Sequence[Any], name: str) -> np.ndarray:
+    """Numbers as the model's float64 values, ``None`` (or another null) as NaN.
+
+    Raises:
+        SchemaMismatch: a value is not a number (the message names ``name`` and the value).
+    """
+    try:
+        # None becomes NaN; anything else float() takes, float64 takes the same way.
+        column = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        column = None
+    if column is None or column.shape != (len(values),):
+        # Another kind of null, or no number: value by value, naming the first bad one.
+        column = np.array([_number(name, value) for value in values], dtype=np.float64)
+    return column
+
+
+def category_codes(feature: Feature) -> dict[str, float]:
+    """Each of a categorical feature's categories and its code: its index in the spec."""
+    return {category: float(code) for code, category in enumerate(feature.categories or ())}
+
+
+def encode_categories(
+    values: Iterable[Any], codes: Iterable[dict[str, float]], *, text: bool = False
+) -> np.ndarray:
+    """Categories as the model's float64 codes, a missing or unknown one as NaN.
+
+    Args:
+        values: The values, compared as canonical text (``3``, ``3.0`` and ``"3"`` alike).
+        codes: Each value's table (:func:`category_codes` of its feature), in step with them.
+        text: The values are all ``str`` or ``None``: their own canonical text.
+    """
+    texts = values if text else map(text_or_none, values)
+    return np.array(list(map(dict.get, codes, texts)), dtype=np.float64)
 
 
 def split_assignment(
@@ -151,27 +192,15 @@ def _as_float(values: pd.Series, name: str) -> np.ndarray:
         raise SchemaMismatch(f"numeric feature {name!r} holds non-numeric values: {exc}") from exc
 
 
-def _value_encoder(name: str, categories: list[str] | None) -> Callable[[Any], float]:
-    if categories is None:
-
-        def encode_number(value: Any) -> float:
-            if is_missing(value):
-                return math.nan
-            try:
-                return float(value)
-            except (TypeError, ValueError) as exc:
-                raise SchemaMismatch(
-                    f"numeric feature {name!r} got {value!r}, which is not a number"
-                ) from exc
-
-        return encode_number
-    codes = {category: float(code) for code, category in enumerate(categories)}
-
-    def encode_category(value: Any) -> float:
-        text = text_or_none(value)
-        return math.nan if text is None else codes.get(text, math.nan)
-
-    return encode_category
+def _number(name: str, value: Any) -> float:
+    if is_missing(value):
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise SchemaMismatch(
+            f"numeric feature {name!r} got {value!r}, which is not a number"
+        ) from exc
 
 
 def _row_content(df: pd.DataFrame, spec: DatasetSpec) -> list[bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,75 @@ class TrainingParams(BaseModel):
         }
 
 
+SPLITS = ("train", "valid", "holdout")
+"""The splits of ``split_assignment``, in order."""
+
+
+@dataclass(frozen=True)
+class SplitCounts:
+    """Rows and positive labels in each split: what the guards and the class weight need.
+
+    Counted where the rows are (the task's process, or each Dask partition) and added up.
+    """
+
+    rows: Mapping[str, int]
+    positives: Mapping[str, int]
+
+    @classmethod
+    def of(cls, y: np.ndarray, split: np.ndarray) -> SplitCounts:
+        """Count ``y`` (0/1 labels) in each split of ``split``."""
+        return cls(
+            rows={name: int((split == name).sum()) for name in SPLITS},
+            positives={name: int(y[split == name].sum()) for name in SPLITS},
+        )
+
+    def __add__(self, other: SplitCounts) -> SplitCounts:
+        return SplitCounts(
+            rows={name: self.rows[name] + other.rows[name] for name in SPLITS},
+            positives={name: self.positives[name] + other.positives[name] for name in SPLITS},
+        )
+
+    @property
+    def total(self) -> int:
+        """Rows in every split."""
+        return sum(self.rows.values())
+
+
+def check_trainable(
+    counts: SplitCounts, spec: DatasetSpec, params: TrainingParams
+) -> TrainingParams:
+    """Refuse rows that cannot train a model; return ``params`` with the class weight resolved.
+
+    Raises:
+        TrainingError: fewer than ``params.min_rows`` rows, a single class in the data or in
+            the training split, or no validation rows (each message says which).
+    """
+    total = counts.total
+    if total < params.min_rows:
+        raise TrainingError(
+            f"only {total} rows to train on; at least min_rows={params.min_rows} are required"
+        )
+    _check_two_classes(total, sum(counts.positives.values()), spec, where="the data")
+    if not counts.rows["valid"]:
+        raise TrainingError(f"the split left no validation rows out of {total}")
+    train, positives = counts.rows["train"], counts.positives["train"]
+    _check_two_classes(train, positives, spec, where="the training split")
+    if params.scale_pos_weight is None:
+        params = params.model_copy(update={"scale_pos_weight": (train - positives) / positives})
+    return params
+
+
+def early_stopping(params: TrainingParams) -> xgboost.callback.EarlyStopping:
+    """Stop when the validation logloss has not improved for ``early_stopping_rounds``.
+
+    ``save_best`` cuts the trees after the best round, so every consumer of the saved model
+    predicts with the best round without knowing about early stopping.
+    """
+    import xgboost
+
+    return xgboost.callback.EarlyStopping(rounds=params.early_stopping_rounds, save_best=True)
+
+
 @dataclass(frozen=True)
 class TrainedModel:
     """A trained booster and how it was made.
@@ -88,6 +158,19 @@ class TrainedModel:
     best_iteration: int
     best_score: float
     split_sizes: dict[str, int]
+
+    @classmethod
+    def of(
+        cls, booster: xgboost.Booster, params: TrainingParams, counts: SplitCounts
+    ) -> TrainedModel:
+        """The model ``booster`` (trained with early stopping) and how it was made."""
+        return cls(
+            booster=booster,
+            params=params,
+            best_iteration=booster.best_iteration,
+            best_score=float(booster.best_score),
+            split_sizes=dict(counts.rows),
+        )
 
     def record(self) -> dict[str, Any]:
         """Return a JSON-ready account of the run for the registry."""
@@ -135,26 +218,13 @@ def train_model(
 
     from driftloop.training.batches import CHUNK_ROWS, quantile_matrix
 
-    _check_columns(df, spec)
-    if len(df) < params.min_rows:
-        raise TrainingError(
-            f"only {len(df)} rows to train on; at least min_rows={params.min_rows} are required"
-        )
+    check_columns(df, spec)
     y = labels(df, spec)
-    _check_two_classes(y, spec, where="the data")
     if split is None:
         split = split_assignment(df, spec)
-    sizes = {name: int((split == name).sum()) for name in ("train", "valid", "holdout")}
+    counts = SplitCounts.of(y, split)
+    params = check_trainable(counts, spec, params)
     train, valid = split == "train", split == "valid"
-    if not valid.any():
-        raise TrainingError(f"the split left no validation rows out of {len(df)}")
-    _check_two_classes(y[train], spec, where="the training split")
-
-    if params.scale_pos_weight is None:
-        positives = int(y[train].sum())
-        params = params.model_copy(
-            update={"scale_pos_weight": (int(train.sum()) - positives) / positives}
-        )
     matrix = {
         "max_bin": params.max_bin,
         "nthread": params.nthread,
@@ -167,23 +237,19 @@ def train_model(
         dtrain,
         num_boost_round=params.num_boost_round,
         evals=[(dvalid, "valid")],
-        # save_best cuts the trees after the best round, so every consumer of the saved
-        # model predicts with the best round without knowing about early stopping.
-        callbacks=[
-            xgboost.callback.EarlyStopping(rounds=params.early_stopping_rounds, save_best=True)
-        ],
+        callbacks=[early_stopping(params)],
         verbose_eval=False,
     )
-    return TrainedModel(
-        booster=booster,
-        params=params,
-        best_iteration=booster.best_iteration,
-        best_score=float(booster.best_score),
-        split_sizes=sizes,
-    )
+    return TrainedModel.of(booster, params, counts)
 
 
-def _check_columns(df: pd.DataFrame, spec: DatasetSpec) -> None:
+def check_columns(df: pd.DataFrame, spec: DatasetSpec) -> None:
+    """Refuse a frame without the target or a feature column, naming the columns it has.
+
+    Raises:
+        TrainingError: the target column is missing.
+        SchemaMismatch: feature columns are missing.
+    """
     if spec.target not in df.columns:
         raise TrainingError(
             f"target column {spec.target!r} is missing; columns are {list(df.columns)}"
@@ -195,13 +261,13 @@ def _check_columns(df: pd.DataFrame, spec: DatasetSpec) -> None:
         )
 
 
-def _check_two_classes(y: np.ndarray, spec: DatasetSpec, *, where: str) -> None:
-    if len(y) and 0 < y.sum() < len(y):
+def _check_two_classes(rows: int, positives: int, spec: DatasetSpec, *, where: str) -> None:
+    if 0 < positives < rows:
         return
-    if len(y) and y[0] == 1:
+    if rows and positives == rows:
         present = repr(spec.positive_label)
     else:
         present = " or ".join(repr(v) for v in spec.target_values if v != spec.positive_label)
     raise TrainingError(
-        f"{where} has a single class: all {len(y)} rows of {spec.target!r} are {present}"
+        f"{where} has a single class: all {rows} rows of {spec.target!r} are {present}"
     )

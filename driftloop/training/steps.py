@@ -6,19 +6,23 @@ task neither writes a second artifact commit, nor a second version, nor a second
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import BaseModel
 
 from driftloop.config import Settings
 from driftloop.config.promotion import CHAMPION, PromotionMode, PromotionPolicy
-from driftloop.data.published import read_published
+from driftloop.config.training import TrainingEngine
+from driftloop.data.published import locate_published, read_published
 from driftloop.exceptions import (
+    ConfigError,
     DataSourceError,
     TrainingError,
     UnpublishedData,
@@ -30,6 +34,7 @@ from driftloop.registry import ModelVersion, Registry, VersionLineage
 from driftloop.spec import DatasetSpec
 from driftloop.training import (
     Metrics,
+    TrainedModel,
     TrainingParams,
     check_schema_compatible,
     evaluate,
@@ -41,8 +46,11 @@ from driftloop.training import (
 )
 from driftloop.training.artifacts import read_model_artifact
 from driftloop.training.features import split_assignment
-from driftloop.versioning.base import VersionStore
+from driftloop.versioning.base import ObjectLocations, VersionStore
 from driftloop.versioning.transact import transact
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 class Candidate(BaseModel):
@@ -52,6 +60,8 @@ class Candidate(BaseModel):
     data_ref: str
     data_commit: str
     unpublished_data: bool = False
+    engine: TrainingEngine = "local"
+    workers: int = 1
     rows: int
     params: dict[str, Any]
     metrics: dict[str, Any]
@@ -72,6 +82,18 @@ def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.D
     """
     try:
         return read_published(store, spec, commit_id)
+    except DataSourceError as exc:
+        raise TrainingError(str(exc)) from exc
+
+
+def locate_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> ObjectLocations:
+    """Where Dask workers read every published batch of ``spec``'s dataset at one commit.
+
+    Raises:
+        TrainingError: the commit holds no data for the dataset.
+    """
+    try:
+        return locate_published(store, spec, commit_id)
     except DataSourceError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -113,6 +135,122 @@ def check_data_published(
     )
 
 
+@dataclass(frozen=True)
+class Fit:
+    """A model trained on a commit by one engine, with what scoring and monitoring need.
+
+    Attributes:
+        trained: the model and how it was made.
+        holdout: the holdout rows of the commit, to score challenger and champion on.
+        rows: the rows trained, validated and held out.
+        engine: where it trained.
+        workers: how many Dask workers trained it (1 for local).
+        reference_profile_uri: the stored profile of the training data (drift's reference).
+        placement: partitions per Dask worker (empty for local).
+    """
+
+    trained: TrainedModel
+    holdout: pd.DataFrame
+    rows: int
+    engine: TrainingEngine
+    workers: int
+    reference_profile_uri: str
+    placement: dict[str, int]
+
+    def record(self) -> dict[str, Any]:
+        """The run's account for ``training.json``: the model's, the engine's, the rows."""
+        engine = {"engine": self.engine, "workers": self.workers}
+        if self.placement:
+            engine["partitions_per_worker"] = self.placement
+        return self.trained.record() | engine | {"rows": self.rows}
+
+
+def fit_locally(
+    store: VersionStore,
+    spec: DatasetSpec,
+    data_commit: str,
+    params: TrainingParams,
+    *,
+    settings: Settings,
+) -> Fit:
+    """Train in this process on every published batch at ``data_commit``.
+
+    Raises:
+        TrainingError: no data, too few rows, a single class, a missing target column.
+        SchemaMismatch: feature columns are missing or not numeric.
+    """
+    from driftloop.monitoring.steps import reference_profile_for_training
+
+    frame = read_dataset(store, spec, data_commit)
+    split = split_assignment(frame, spec)
+    trained = train_model(frame, spec, params, split=split)
+    holdout = holdout_rows(frame, spec, split=split)
+    del split
+    reference = reference_profile_for_training(store, spec, frame, settings=settings)
+    return Fit(
+        trained=trained,
+        holdout=holdout,
+        rows=len(frame),
+        engine="local",
+        workers=1,
+        reference_profile_uri=reference,
+        placement={},
+    )
+
+
+def fit_on_dask(
+    store: VersionStore,
+    spec: DatasetSpec,
+    data_commit: str,
+    params: TrainingParams,
+    *,
+    settings: Settings,
+    cluster: Client,
+) -> Fit:
+    """Train on the Dask workers of ``cluster`` (``dask.workers`` of them, default all).
+
+    The workers read the commit's objects where the store says they are (local files, or
+    lakeFS's S3 gateway); only the holdout rows come back to this process.
+
+    Raises:
+        TrainingError: no data, too few rows, a single class, a missing target column.
+        SchemaMismatch: feature columns are missing or not numeric.
+        ClusterUnavailable: the cluster has fewer workers than asked for.
+        DataSourceError: an object cannot be read.
+    """
+    from driftloop.monitoring.profiles import profile_path, profile_uri, write_profile
+    from driftloop.training.distributed import train_on_dask
+
+    located = locate_dataset(store, spec, data_commit)
+    trained = train_on_dask(cluster, located, spec, params, workers=settings.dask.workers)
+    # Keyed by the objects' content, as the local engine keys it by the rows' content.
+    digest = hashlib.sha256("\n".join(o.checksum for o in located.objects).encode())
+    monitoring = settings.monitoring
+    key = f"objects-{digest.hexdigest()[:16]}"
+    write_profile(
+        store,
+        dataset=spec.name,
+        kind="reference",
+        key=key,
+        data=trained.profile,
+        rows=trained.counts.total,
+        branch=monitoring.branch,
+        source_ref=settings.main_branch,
+    )
+    reference = profile_uri(
+        store, store.resolve(monitoring.branch), profile_path(spec.name, "reference", key)
+    )
+    return Fit(
+        trained=trained.trained,
+        holdout=trained.holdout,
+        rows=trained.counts.total,
+        engine="dask",
+        workers=trained.workers,
+        reference_profile_uri=reference,
+        placement=trained.placement,
+    )
+
+
 def train_candidate(
     store: VersionStore,
     registry: Registry,
@@ -124,17 +262,21 @@ def train_candidate(
     run_key: str,
     params: TrainingParams,
     allow_unpublished_data: bool = False,
+    cluster: Client | None = None,
 ) -> Candidate:
     """Train on ``data_commit``, score challenger and champion on the same holdout, store artifacts.
 
     ``data_commit`` must be on the main branch unless ``allow_unpublished_data`` is set
-    (see :func:`check_data_published`).
+    (see :func:`check_data_published`). With a ``cluster`` the model trains on its Dask
+    workers (:func:`fit_on_dask`), else in this process (:func:`fit_locally`); scoring,
+    artifacts and registration are the same either way.
 
     Raises:
         UnpublishedData: ``data_commit`` is not on main and no override was given.
         TrainingError: too few rows, a single class, a missing target column.
         SchemaMismatch: the spec no longer fits the champion's feature schema.
         ArtifactCorrupt: the champion's model file fails its checksum.
+        ClusterUnavailable: the cluster has too few workers.
     """
     published = check_data_published(
         store,
@@ -143,29 +285,26 @@ def train_candidate(
         data_commit=data_commit,
         allow_unpublished=allow_unpublished_data,
     )
-    frame = read_dataset(store, spec, data_commit)
     champion = _champion(registry, spec.name)
     if champion is not None:
         check_schema_compatible(spec, champion.lineage.feature_schema)
-    split = split_assignment(frame, spec)
-    trained = train_model(frame, spec, params, split=split)
-    holdout = holdout_rows(frame, spec, split=split)
-    del split
+    if cluster is None:
+        fit = fit_locally(store, spec, data_commit, params, settings=settings)
+    else:
+        fit = fit_on_dask(store, spec, data_commit, params, settings=settings, cluster=cluster)
+    trained, holdout = fit.trained, fit.holdout
     metrics = evaluate(trained.booster, holdout, spec, threshold=params.threshold)
     champion_metrics = None
     if champion is not None:
         booster = load_champion_model(store, champion)
         champion_metrics = evaluate(booster, holdout, spec, threshold=params.threshold)
 
-    from driftloop.monitoring.steps import reference_profile_for_training
-
-    reference = reference_profile_for_training(store, spec, frame, settings=settings)
     folder = run_folder(spec, run_key)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         files = save_artifacts(trained, spec, out)
         write_plots(trained.booster, holdout, spec, out)
-        record = trained.record() | {"metrics": metrics.model_dump(), "rows": len(frame)}
+        record = fit.record() | {"metrics": metrics.model_dump()}
         (out / "training.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
         names = sorted(p.name for p in out.iterdir())
         artifact_commit = _commit_files(
@@ -176,7 +315,9 @@ def train_candidate(
         data_ref=data_ref,
         data_commit=data_commit,
         unpublished_data=not published,
-        rows=len(frame),
+        engine=fit.engine,
+        workers=fit.workers,
+        rows=fit.rows,
         params=record["params"],
         metrics=metrics.model_dump(),
         champion_version=champion.version if champion else None,
@@ -185,7 +326,7 @@ def train_candidate(
         artifact_commit=artifact_commit,
         artifact_sha256=files.model_sha256,
         files=[f"{folder}/{name}" for name in names],
-        reference_profile_uri=reference,
+        reference_profile_uri=fit.reference_profile_uri,
     )
 
 
@@ -205,6 +346,8 @@ def register_candidate(
         data_commit=candidate.data_commit,
         data_ref=candidate.data_ref,
         unpublished_data=candidate.unpublished_data,
+        engine=candidate.engine,
+        workers=candidate.workers,
         validation=validation_summary(store, spec.name, candidate.data_commit),
         params=candidate.params,
         metrics=candidate.metrics,
@@ -372,29 +515,56 @@ class Reproduction(BaseModel):
 
     model: str
     version: int
+    engine: TrainingEngine = "local"
+    workers: int = 1
     identical: bool
     recorded_sha256: str
     reproduced_sha256: str
 
 
 def reproduce_version(
-    store: VersionStore, registry: Registry, spec: DatasetSpec, model: str, version: int
+    store: VersionStore,
+    registry: Registry,
+    spec: DatasetSpec,
+    model: str,
+    version: int,
+    *,
+    cluster: Client | None = None,
 ) -> Reproduction:
-    """Retrain ``version`` from its data commit and parameters; compare the model bytes.
+    """Retrain ``version`` on its engine from its data commit and parameters; compare bytes.
+
+    A version trained on Dask is retrained on ``cluster`` with as many workers as it was
+    trained on (the same number gives the same model; see ``docs/deploy.md``).
 
     Raises:
         VersionNotFound: no such version.
         SchemaMismatch: the current spec no longer fits the version's feature schema.
+        ConfigError: the version trained on Dask and no cluster was given.
+        ClusterUnavailable: the cluster has fewer workers than the version trained on.
     """
     recorded = registry.get_version(model, version)
-    check_schema_compatible(spec, recorded.lineage.feature_schema)
-    frame = read_dataset(store, spec, recorded.lineage.data_commit)
-    trained = train_model(frame, spec, TrainingParams(**recorded.lineage.params))
+    lineage = recorded.lineage
+    check_schema_compatible(spec, lineage.feature_schema)
+    params = TrainingParams(**lineage.params)
+    if lineage.engine == "local":
+        trained = train_model(read_dataset(store, spec, lineage.data_commit), spec, params)
+    elif cluster is None:
+        raise ConfigError(
+            f"version {version} of {model!r} trained on Dask with {lineage.workers} workers: "
+            "reproducing it needs a Dask cluster"
+        )
+    else:
+        from driftloop.training.distributed import train_on_dask
+
+        located = locate_dataset(store, spec, lineage.data_commit)
+        trained = train_on_dask(cluster, located, spec, params, workers=lineage.workers).trained
     with tempfile.TemporaryDirectory() as tmp:
         files = save_artifacts(trained, spec, Path(tmp))
     return Reproduction(
         model=model,
         version=version,
+        engine=lineage.engine,
+        workers=lineage.workers,
         identical=files.model_sha256 == recorded.lineage.artifact_sha256,
         recorded_sha256=recorded.lineage.artifact_sha256,
         reproduced_sha256=files.model_sha256,

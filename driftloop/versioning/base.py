@@ -8,8 +8,9 @@ names or commit ids.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -39,6 +40,28 @@ class ObjectInfo(BaseModel):
     path: str
     size_bytes: int
     checksum: str
+
+
+class ObjectLocation(BaseModel):
+    """An object at a commit, and where a reader outside the store finds its bytes."""
+
+    path: str = Field(description="The object's path in the repository")
+    url: str = Field(description="What fsspec opens: a local file, or s3://<repository>/...")
+    size_bytes: int
+    checksum: str
+
+
+@dataclass(frozen=True)
+class ObjectLocations:
+    """The objects under a prefix at one commit, readable with fsspec (Dask workers do).
+
+    ``storage_options`` are the filesystem's arguments (``fsspec.open(url, **options)``); they
+    may hold credentials, so they stay out of the ``repr``.
+    """
+
+    commit_id: str
+    objects: list[ObjectLocation]
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 class VersionStore(ABC):
@@ -102,6 +125,18 @@ class VersionStore(ABC):
     @abstractmethod
     def list_objects(self, ref: str, prefix: str = "") -> list[ObjectInfo]:
         """Objects under ``prefix`` at ``ref``, sorted by path."""
+
+    @abstractmethod
+    def locate_objects(self, ref: str, prefix: str = "") -> ObjectLocations:
+        """Where processes outside the store read the objects under ``prefix`` at ``ref``.
+
+        The locations are pinned to ``ref``'s commit (a branch's uncommitted changes are
+        not included), so they keep naming the same bytes while the branch moves on. Each
+        is read with ``fsspec.open(url, "rb", **storage_options)``.
+
+        Raises:
+            RefNotFound: no such ref.
+        """
 
     @abstractmethod
     def uncommitted(self, branch: str) -> list[Change]:

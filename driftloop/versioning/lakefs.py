@@ -27,7 +27,14 @@ from driftloop.exceptions import (
     RepositoryNotFound,
     VersioningError,
 )
-from driftloop.versioning.base import Change, Commit, ObjectInfo, VersionStore
+from driftloop.versioning.base import (
+    Change,
+    Commit,
+    ObjectInfo,
+    ObjectLocation,
+    ObjectLocations,
+    VersionStore,
+)
 
 _API_PATH = "/api/v1"
 _PAGE_SIZE = 1000
@@ -300,6 +307,52 @@ class LakeFSVersionStore(VersionStore):
             )
             objects = [_object_info(stat) for stat in stats if stat.path_type == "object"]
         return sorted(objects, key=lambda info: info.path)
+
+    def locate_objects(self, ref: str, prefix: str = "") -> ObjectLocations:
+        """The objects under ``prefix`` at ``ref``'s commit, as lakeFS's S3 gateway serves them.
+
+        Each URL is ``s3://<repository>/<commit>/<path>``; ``storage_options`` point s3fs at
+        the gateway (the lakeFS endpoint, path-style, region ``us-east-1``) with this client's
+        access key, and give it the client's deadline and retries.
+
+        Raises:
+            RefNotFound: no such ref.
+
+        """
+        commit_id = self.resolve(ref)
+        objects = [
+            ObjectLocation(
+                path=info.path,
+                url=f"s3://{self.repository}/{commit_id}/{info.path}",
+                size_bytes=info.size_bytes,
+                checksum=info.checksum,
+            )
+            for info in self.list_objects(commit_id, prefix)
+        ]
+        return ObjectLocations(
+            commit_id=commit_id, objects=objects, storage_options=self._gateway_options()
+        )
+
+    def _gateway_options(self) -> dict[str, Any]:
+        """s3fs's arguments for lakeFS's S3 gateway, served at the API's host and port."""
+        configuration = self._client.configuration
+        timeout = getattr(self._client, "timeout_seconds", _DEFAULTS.timeout_seconds)
+        retries = getattr(self._client, "retries", _DEFAULTS.retries)
+        return {
+            "key": configuration.username,
+            "secret": configuration.password,
+            "endpoint_url": configuration.host.removesuffix(_API_PATH),
+            "client_kwargs": {"region_name": "us-east-1"},
+            "config_kwargs": {
+                "s3": {"addressing_style": "path"},
+                # Newer botocore sends checksums lakeFS's gateway does not take (its docs).
+                "request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required",
+                "connect_timeout": timeout,
+                "read_timeout": timeout,
+                "retries": {"max_attempts": retries + 1, "mode": "standard"},
+            },
+        }
 
     def uncommitted(self, branch: str) -> list[Change]:
         """List the uncommitted changes on ``branch``, sorted by path.

@@ -32,7 +32,14 @@ from driftloop.exceptions import (
     VersioningError,
 )
 from driftloop.sqlite import enable_wal
-from driftloop.versioning.base import Change, Commit, ObjectInfo, VersionStore
+from driftloop.versioning.base import (
+    Change,
+    Commit,
+    ObjectInfo,
+    ObjectLocation,
+    ObjectLocations,
+    VersionStore,
+)
 from driftloop.versioning.integrity import (
     BlobReference,
     DamagedBlob,
@@ -279,19 +286,11 @@ class LocalVersionStore(VersionStore):
         if entry is None:
             raise ObjectNotFound(f"no object {path!r} at {ref!r}")
         expected = entry[0]
-        blob = self._blob_path(expected)
         try:
-            data = blob.read_bytes()
+            data = self._blob_path(expected).read_bytes()
         except OSError as exc:
-            raise VersioningError(
-                f"object {path!r} at {ref!r} is missing its data (sha256 {expected}): {exc}"
-            ) from exc
-        actual = hashlib.sha256(data).hexdigest()
-        if actual != expected:
-            raise ObjectCorrupt(
-                f"object {path!r} at {ref!r} is corrupt: {blob} has sha256 {actual}, "
-                f"expected {expected} (`driftloop store verify` lists every damaged object)"
-            )
+            raise _missing_data(path, ref, expected, exc) from exc
+        self._check_blob(path, ref, expected, hashlib.sha256(data).hexdigest())
         return data
 
     def list_objects(self, ref: str, prefix: str = "") -> list[ObjectInfo]:
@@ -308,6 +307,36 @@ class LocalVersionStore(VersionStore):
             for path, (digest, size) in sorted(tree.items())
             if path.startswith(prefix)
         ]
+
+    def locate_objects(self, ref: str, prefix: str = "") -> ObjectLocations:
+        """The object files under ``prefix`` at ``ref``'s commit, each checked against its hash.
+
+        Objects are content-addressed files that are never rewritten, so a path stays valid
+        for as long as the store keeps the commit.
+
+        Raises:
+            RefNotFound: no such ref.
+            ObjectCorrupt: a file's bytes do not hash to its object's checksum.
+            VersioningError: an object's file is missing.
+
+        """
+        with self._transaction() as conn:
+            commit_id = self._resolve(conn, ref)
+            tree = self._commit_tree(conn, commit_id)
+        objects = []
+        for path, (digest, size) in sorted(tree.items()):
+            if not path.startswith(prefix):
+                continue
+            blob = self._blob_path(digest)
+            try:
+                actual = file_sha256(blob)
+            except OSError as exc:
+                raise _missing_data(path, ref, digest, exc) from exc
+            self._check_blob(path, ref, digest, actual)
+            objects.append(
+                ObjectLocation(path=path, url=str(blob), size_bytes=size, checksum=digest)
+            )
+        return ObjectLocations(commit_id=commit_id, objects=objects)
 
     def uncommitted(self, branch: str) -> list[Change]:
         """List the uncommitted changes on ``branch``, sorted by path.
@@ -693,6 +722,14 @@ class LocalVersionStore(VersionStore):
     def _blob_path(self, digest: str) -> Path:
         return self._objects / digest[:2] / digest
 
+    def _check_blob(self, path: str, ref: str, expected: str, actual: str) -> None:
+        if actual != expected:
+            raise ObjectCorrupt(
+                f"object {path!r} at {ref!r} is corrupt: {self._blob_path(expected)} has sha256 "
+                f"{actual}, expected {expected} (`driftloop store verify` lists every damaged "
+                "object)"
+            )
+
     def _store_blob(self, data: bytes) -> str:
         """Store ``data`` under its hash, durably, before any ref can name it.
 
@@ -709,6 +746,12 @@ class LocalVersionStore(VersionStore):
         except OSError as exc:
             raise VersioningError(f"cannot store object data under {self._objects}: {exc}") from exc
         return digest
+
+
+def _missing_data(path: str, ref: str, digest: str, exc: OSError) -> VersioningError:
+    return VersioningError(
+        f"object {path!r} at {ref!r} is missing its data (sha256 {digest}): {exc}"
+    )
 
 
 def _string_metadata(metadata: dict[str, str] | None) -> dict[str, str]:

@@ -12,3 +12,12 @@ CHAMPION_MODEL = Asset(name="driftloop_champion_model", uri="driftloop://models/
 
 DRIFT_SCORES = Asset(name="driftloop_drift_scores", uri="driftloop://monitoring/drift")
 """Updated by every drift check; the event carries the per-feature scores and the verdict."""
+
+BATCH_PROFILES = Asset(name="driftloop_batch_profiles", uri="driftloop://monitoring/profiles")
+"""Updated when the ingest DAG writes batch profiles; the event carries the dataset, the
+profiled batch keys, their rows and the commit of main they were read from. It schedules
+the drift monitor."""
+
+BATCH_QUALITY = Asset(name="driftloop_batch_quality", uri="driftloop://monitoring/quality")
+"""Updated by every quality check that scored a batch; the event carries the champion's
+metrics (with bootstrap intervals) on each newly labelled batch and the quality verdict."""

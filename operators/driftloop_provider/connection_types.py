@@ -78,4 +78,27 @@ REGISTRY = ConnectionType(
     },
 )
 
-CONNECTION_TYPES = (LAKEFS, REGISTRY)
+DASK_PORT = 8786
+"""The Dask scheduler's port when a connection names none."""
+
+DASK = ConnectionType(
+    conn_type="dask",
+    hook_name="Dask cluster",
+    hook_class="driftloop_provider.hooks.dask.DaskHook",
+    default_conn_name="dask_default",
+    form={
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "login", "password", "extra"],
+            "relabeling": {"host": "Scheduler host (or its tcp:// or tls:// address)"},
+            "placeholders": {"host": "dask-scheduler", "port": str(DASK_PORT)},
+        },
+        "conn-fields": {
+            "connect_timeout_seconds": {
+                "label": "Seconds to wait for the scheduler",
+                "schema": {"type": ["number", "null"], "exclusiveMinimum": 0},
+            },
+        },
+    },
+)
+
+CONNECTION_TYPES = (LAKEFS, REGISTRY, DASK)

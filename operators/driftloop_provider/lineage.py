@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     from driftloop.validation.report import ValidationReport
-    from driftloop.versioning.base import Commit, ObjectInfo, VersionStore
+    from driftloop.versioning.base import Commit, ObjectInfo, ObjectLocations, VersionStore
 
 DatasetKey = tuple[str, str]
 
@@ -150,6 +150,15 @@ class RecordingStore:
             self._read_at[ref] = self.inner.resolve(ref)
         self.lineage.read(self.namespace, f"{ref}/{path}", version=_version(self._read_at[ref]))
         return data
+
+    def locate_objects(self, ref: str, prefix: str = "") -> ObjectLocations:
+        """Locate through the store; the located objects are read elsewhere (Dask workers)."""
+        located = self.inner.locate_objects(ref, prefix)
+        for obj in located.objects:
+            self.lineage.read(
+                self.namespace, f"{ref}/{obj.path}", version=_version(located.commit_id)
+            )
+        return located
 
     def write_object(self, branch: str, path: str, data: bytes) -> ObjectInfo:
         """Write through the store; the object becomes an output when committed."""

@@ -45,16 +45,54 @@ class ProfileBatchesOperator(DriftloopBaseOperator):
     """Profile every batch published on ``main`` that has no batch profile yet.
 
     Catches up on its own, so it fits after ``publish`` in the ingest DAG or first in
-    the monitor DAG. Returns ``{"profiled": [batch keys], "rows": n}``.
+    the monitor DAG. Returns ``{"profiled": [batch keys], "rows": n, "commit": id}``.
+
+    With outlets (the ingest DAG's ``BATCH_PROFILES``), each outlet's Asset event carries
+    ``{"dataset", "batches", "rows", "commit"}``, and a run that wrote no profile (a re-run,
+    a batch profiled already) skips: Airflow emits an event for every outlet of a task that
+    succeeds, and an event must mean a profile was written.
+
+    :param commit: the commit of ``main`` to profile, e.g. the publish task's
+        ``commit_id`` (templated); empty: main's head.
     """
 
+    template_fields: Sequence[str] = ("commit",)
+
+    def __init__(self, *, commit: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.commit = commit
+
     def execute(self, context: Context) -> dict[str, Any]:
-        """Profile the missing batches; return their keys and row count."""
+        """Profile the missing batches; return their keys, row count and main's commit."""
+        from driftloop.exceptions import MonitoringError
         from driftloop.monitoring.steps import profile_new_batches
 
-        written = profile_new_batches(self.store, self.spec, self.settings)
-        self.log.info("Profiled %s batches of %s", len(written), self.spec.name)
-        return {"profiled": [p.key for p in written], "rows": sum(p.rows for p in written)}
+        commit = self.commit or self.store.resolve(self.settings.main_branch)
+        try:
+            written = profile_new_batches(self.store, self.spec, self.settings, commit=commit)
+        except MonitoringError as bad:
+            raise AirflowFailException(f"cannot profile batches: {bad}") from bad
+        self.log.info("Profiled %s batches of %s at %s", len(written), self.spec.name, commit)
+        profiled = {
+            "profiled": [p.key for p in written],
+            "rows": sum(p.rows for p in written),
+            "commit": commit,
+        }
+        if not self.outlets:
+            return profiled
+        if not written:
+            raise AirflowSkipException(
+                f"every batch of {self.spec.name} at {commit} has a profile: no event to send"
+            )
+        event = {
+            "dataset": self.spec.name,
+            "batches": profiled["profiled"],
+            "rows": profiled["rows"],
+            "commit": commit,
+        }
+        for outlet in self.outlets:
+            context["outlet_events"][outlet].extra = event
+        return profiled
 
 
 class ScoreDriftOperator(DriftloopBaseOperator):
@@ -109,31 +147,37 @@ class ScoreDriftOperator(DriftloopBaseOperator):
 
 
 class RetrainGateOperator(DriftloopBranchOperator):
-    """Ask the retrain guards whether drift may trigger a retrain; pick the next tasks.
+    """Ask the retrain guards whether drift or a quality loss may trigger a retrain.
 
-    No drift: no downstream task runs. Drift: ``alert_task_id`` (if given) always runs,
+    The two signals combine as ``monitoring.retrain_on`` says (``any`` by default: either
+    fires; :func:`~driftloop.monitoring.retrain.retrain_signal`). Nothing fires: no
+    downstream task runs. A signal fires: ``alert_task_id`` (if given) always runs,
     and ``retrain_task_id`` runs when the guards (circuit breaker, dedupe, cooldown,
     daily budget) allow it. An admitted retrain is recorded at once, atomically, keyed
     by this run, so a retried gate triggers the same retrain rather than a second one.
 
     Pushes to XCom: ``decision`` (``allowed``, ``reason``, ``signature``,
-    ``breaker_open``), ``retrain_conf`` (the conf for the train DAG: ``reason``,
-    ``drifted_features``, ``report``, ``report_json``, ``signature``, ``triggered_by``)
+    ``breaker_open``), ``retrain_conf`` (the conf for the train DAG: ``reason``, starting
+    with ``quality`` or ``drift``, ``signals``, ``drifted_features``, ``evidence``,
+    ``batches``, ``report``, ``report_json``, ``signature``, ``triggered_by``)
     and ``alert`` (the alert :class:`SendAlertOperator` sends).
 
     :param drift: the output of :class:`ScoreDriftOperator` (templated).
+    :param quality: the output of :class:`~driftloop_provider.quality.ScoreQualityOperator`
+        (templated); ``None``: drift alone.
     :param retrain_task_id: the task that triggers the train DAG.
     :param alert_task_id: the task that sends the drift alert.
     :param train_dag_id: the train DAG, whose queued or running runs count as "a
         retrain is running" for the dedupe guard; ``None`` to skip that lookup.
     """
 
-    template_fields: Sequence[str] = ("drift",)
+    template_fields: Sequence[str] = ("drift", "quality")
 
     def __init__(
         self,
         *,
         drift: Any,
+        quality: Any = None,
         retrain_task_id: str,
         alert_task_id: str | None = None,
         train_dag_id: str | None = "driftloop_train",
@@ -141,17 +185,24 @@ class RetrainGateOperator(DriftloopBranchOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.drift = drift
+        self.quality = quality
         self.retrain_task_id = retrain_task_id
         self.alert_task_id = alert_task_id
         self.train_dag_id = train_dag_id
 
     def choose_branch(self, context: Context) -> str | list[str]:
         """Decide; return the tasks to follow."""
-        from driftloop.monitoring.retrain import gate_retrain
+        from driftloop.monitoring.retrain import gate_retrain, retrain_signal
 
-        drift = self.drift or {}
-        if not drift.get("drifted"):
-            self.log.info("No drift, no retrain: %s", drift.get("reason"))
+        drift, quality = self.drift or {}, self.quality or {}
+        retrain_on = self.settings.monitoring.retrain_on
+        if retrain_signal(drift, quality, retrain_on) is None:
+            self.log.info(
+                "Nothing asks for a retrain (retrain_on=%s): %s; %s",
+                retrain_on,
+                drift.get("reason", "no drift check"),
+                quality.get("reason", "no quality check"),
+            )
             return []
         ti = context["ti"]
         running = bool(self.train_dag_id) and (
@@ -160,6 +211,8 @@ class RetrainGateOperator(DriftloopBranchOperator):
         gate = gate_retrain(
             retrain_guard(self),
             drift,
+            quality=quality,
+            retrain_on=retrain_on,
             dataset=self.spec.name,
             train_running=running,
             key=context["run_id"],

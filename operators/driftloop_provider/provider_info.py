@@ -19,7 +19,11 @@ MODULES = {
     ],
     "sensors": ["driftloop_provider.sensors"],
     "triggers": ["driftloop_provider.triggers"],
-    "hooks": ["driftloop_provider.hooks.lakefs", "driftloop_provider.hooks.registry"],
+    "hooks": [
+        "driftloop_provider.hooks.lakefs",
+        "driftloop_provider.hooks.registry",
+        "driftloop_provider.hooks.dask",
+    ],
 }
 
 
@@ -28,7 +32,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "driftloop",
         "name": "driftloop",
-        "description": "driftloop's Airflow 3 provider: lakeFS and registry hooks, "
+        "description": "driftloop's Airflow 3 provider: lakeFS, registry and Dask hooks, "
         "ingest, training and monitoring operators, sensors and triggers.",
         "versions": ["0.1.0"],
         "integrations": [{"integration-name": INTEGRATION, "tags": ["software"]}],

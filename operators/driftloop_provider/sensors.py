@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 
 from driftloop_provider.base import DriftloopResources
 from driftloop_provider.triggers import (
@@ -20,6 +20,9 @@ from driftloop_provider.triggers import (
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+ASSET_TRIGGERED = "asset_triggered"
+"""The ``run_type`` of a DAG run an Asset event started."""
 
 
 class NewProfileSensor(DriftloopResources, BaseSensorOperator):
@@ -37,6 +40,11 @@ class NewProfileSensor(DriftloopResources, BaseSensorOperator):
     :class:`~driftloop_provider.triggers.NewProfileTrigger` in the triggerer, polling every
     ``poke_interval`` seconds until ``timeout``. With ``deferrable=False`` it pokes in
     ``poke`` or ``reschedule`` mode like any sensor.
+
+    A run started by an Asset event (the ingest DAG's batch profiles) never waits: its
+    first look finds the profile the event announced, or, when an earlier run has judged
+    it already (the event came while that run was active), nothing is new and it skips,
+    leaving the DAG's run slot to the next run.
 
     Returns (XCom) ``{"since", "newest", "count", "rows", "profiles"}``.
 
@@ -72,6 +80,7 @@ class NewProfileSensor(DriftloopResources, BaseSensorOperator):
         profiles = find_new_profiles(dataset, since, self.kind, self.lakefs_conn_id)
         if profiles:
             return profile_event(profiles, since)
+        _skip_when_started_by_event(context, dataset, since)
         self.log.info("No new profiles of %s after %s: deferring", dataset, since or "the start")
         self.defer(
             trigger=NewProfileTrigger(
@@ -89,6 +98,8 @@ class NewProfileSensor(DriftloopResources, BaseSensorOperator):
         """Look once (the non-deferrable modes)."""
         dataset, since = self._dataset_and_since()
         profiles = find_new_profiles(dataset, since, self.kind, self.lakefs_conn_id)
+        if not profiles:
+            _skip_when_started_by_event(context, dataset, since)
         return PokeReturnValue(
             is_done=bool(profiles),
             xcom_value=profile_event(profiles, since) if profiles else None,
@@ -117,3 +128,17 @@ class NewProfileSensor(DriftloopResources, BaseSensorOperator):
             except ValueError as bad:
                 raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
         return dataset, read_checkpoint(self.store, dataset, ref=self.settings.monitoring.branch)
+
+
+def _skip_when_started_by_event(context: Context, dataset: str, since: datetime | None) -> None:
+    """Skip a run an Asset event started once it finds nothing new: it has nothing to wait for.
+
+    Raises:
+        AirflowSkipException: the run was started by an Asset event.
+    """
+    dag_run = context.get("dag_run")
+    if dag_run is not None and dag_run.run_type == ASSET_TRIGGERED:
+        raise AirflowSkipException(
+            f"nothing new of {dataset} after {since.isoformat() if since else 'the start'}: "
+            "an earlier run judged the profiles this run's Asset events announced"
+        )

@@ -53,9 +53,12 @@ class TrainModelOperator(DriftloopBaseOperator):
     :param overrides: training parameters that replace the defaults (templated).
     :param allow_unpublished_data: train on a commit off main, e.g. a quarantined batch's
         branch (templated; must render to a boolean).
+    :param engine: ``local`` or ``dask`` (templated; empty: the settings' ``training_engine``).
+    :param dask_conn_id: the Dask connection of the ``dask`` engine (default: the settings'
+        ``dask_conn_id``, else ``dask.scheduler_address``, else ``dask_default``).
     """
 
-    template_fields: Sequence[str] = ("data", "overrides", "allow_unpublished_data")
+    template_fields: Sequence[str] = ("data", "overrides", "allow_unpublished_data", "engine")
 
     def __init__(
         self,
@@ -63,17 +66,22 @@ class TrainModelOperator(DriftloopBaseOperator):
         data: Any,
         overrides: dict[str, Any] | None = None,
         allow_unpublished_data: bool | str = False,
+        engine: str | None = None,
+        dask_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.data = data
         self.overrides = overrides or {}
         self.allow_unpublished_data = allow_unpublished_data
+        self.engine = engine
+        self.dask_conn_id = dask_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Return the candidate: metrics, champion metrics, artifact location and checksum."""
         from pydantic import ValidationError
 
+        from driftloop.config.training import TRAINING_ENGINES
         from driftloop.exceptions import SchemaMismatch, TrainingError
         from driftloop.training import TrainingParams
         from driftloop.training.steps import train_candidate
@@ -88,6 +96,17 @@ class TrainModelOperator(DriftloopBaseOperator):
             raise AirflowFailException(
                 f"allow_unpublished_data must be true or false, not {self.allow_unpublished_data!r}"
             )
+        engine = self.engine or self.settings.training_engine
+        if engine not in TRAINING_ENGINES:
+            raise AirflowFailException(
+                f"engine {engine!r} is not one of {', '.join(TRAINING_ENGINES)}"
+            )
+        # An unreachable cluster (ClusterUnavailable) is worth a retry: it is not caught.
+        cluster = None
+        if engine == "dask":
+            from driftloop_provider.hooks.dask import dask_client
+
+            cluster = dask_client(self.settings, dask_conn_id=self.dask_conn_id)
         try:
             candidate = train_candidate(
                 self.store,
@@ -99,9 +118,14 @@ class TrainModelOperator(DriftloopBaseOperator):
                 run_key=context["run_id"],
                 params=params,
                 allow_unpublished_data=self.allow_unpublished_data,
+                cluster=cluster,
             )
         except (TrainingError, SchemaMismatch) as refused:
             raise AirflowFailException(f"{refused}; the champion stays where it was") from refused
+        finally:
+            if cluster is not None:
+                cluster.close()
+        self.log.info("Trained on %s (%s workers)", candidate.engine, candidate.workers)
         self.log.info(
             "Challenger metrics: %s; champion: %s", candidate.metrics, candidate.champion_metrics
         )

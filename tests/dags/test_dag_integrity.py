@@ -78,6 +78,9 @@ def test_ingest_wap_order(dagbag) -> None:
     assert dag.get_task("publish").downstream_task_ids == {"profile"}
     publish = dag.get_task("publish")
     assert [o.name for o in publish.outlets] == ["driftloop_published_data"]
+    profile = dag.get_task("profile")
+    assert [o.name for o in profile.outlets] == ["driftloop_batch_profiles"]
+    assert profile.commit == "{{ ti.xcom_pull(task_ids='publish')['commit_id'] }}"
 
 
 def test_train_promotion_gates(dagbag) -> None:
@@ -97,3 +100,12 @@ def test_drift_monitor_waits_deferrably_and_gates_retraining(dagbag) -> None:
     retrain = dag.get_task("trigger_retrain")
     assert retrain.trigger_dag_id == "driftloop_train"
     assert dag.max_active_runs == 1
+
+
+def test_drift_monitor_runs_on_batch_profile_events_or_every_ten_minutes(dagbag) -> None:
+    dag = dagbag.dags["driftloop_drift_monitor"]
+    timetable = dag.timetable
+    assert type(timetable).__name__ == "AssetOrTimeSchedule"
+    assert timetable.timetable.delta == timedelta(minutes=10)
+    assets = [(a.name, a.uri) for a in timetable.asset_condition.objects]
+    assert assets == [("driftloop_batch_profiles", "driftloop://monitoring/profiles")]

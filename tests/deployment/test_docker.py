@@ -60,6 +60,8 @@ PROBES = {
     ),
     "airflow-flower": ("http://127.0.0.1:5555/healthcheck",),
     "bento": ("http://127.0.0.1:3000/readyz",),
+    "dask-scheduler": ("http://127.0.0.1:8787/health",),
+    "dask-worker": ("http://127.0.0.1:8788/health",),
 }
 AIRFLOW_COMMANDS = {
     ("api-server",): "airflow-apiserver",
@@ -104,7 +106,12 @@ IMAGE_NEEDS = (
     "redis",
     "psycopg2-binary",
     "bentoml",
+    "dask",
+    "distributed",
+    "s3fs",
 )
+IMAGE_EXTRAS = ("dask",)
+"""Extras of the project the image installs (the runtime lock's ``--extra``)."""
 IMAGE_REFERENCE = re.compile(
     r"(?P<name>[^@\s]+):(?P<tag>[^:@\s/]+)(?:@sha256:(?P<digest>[0-9a-f]{64}))?"
 )
@@ -295,7 +302,8 @@ def _lock(path: Path) -> dict[str, tuple[str, int]]:
 
 
 def _dev_only() -> set[str]:
-    """Packages the dev extra asks for by name, the extras it pulls in expanded."""
+    """Packages the dev extra asks for by name, the extras it pulls in expanded, but for the
+    extras the image installs too (``IMAGE_EXTRAS``)."""
     from packaging.requirements import Requirement
 
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -304,7 +312,12 @@ def _dev_only() -> set[str]:
     while pending:
         requirement = Requirement(pending.pop())
         if requirement.name == pyproject["name"]:
-            pending += [item for extra in requirement.extras for item in extras[extra]]
+            pending += [
+                item
+                for extra in requirement.extras
+                if extra not in IMAGE_EXTRAS
+                for item in extras[extra]
+            ]
         else:
             names.add(_canonical(requirement.name))
     return names
@@ -509,7 +522,8 @@ def test_make_writes_every_lock_with_hashes_and_installs_checking_them() -> None
     for output, line in outputs.items():
         assert "--generate-hashes" in line, output
     assert "--extra dev" in outputs[DEV_LOCK.name]
-    assert "--extra" not in outputs[RUNTIME_LOCK.name]
+    runtime_extras = re.findall(r"--extra (\S+)", outputs[RUNTIME_LOCK.name])
+    assert runtime_extras == list(IMAGE_EXTRAS)
     assert f"-c {DEV_LOCK.name}" in outputs[RUNTIME_LOCK.name]
     install = re.search(r"^\$\(VENV\)/\.installed:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)[1]
     installs = [line for line in install.splitlines() if re.search(r"pip (install|sync)", line)]
@@ -707,6 +721,37 @@ def test_driftloop_settings_reach_workers_and_the_service(
     bento_secrets = set(_mounted_secrets(services["bento"]).values())
     assert "driftloop_serving_token" in bento_secrets
     assert not [s for s in bento_secrets if s.startswith("airflow_")], "bento gets Airflow's"
+
+
+def test_the_dask_cluster_runs_the_image_the_train_task_reaches(
+    raw_compose: dict[str, Any], services: dict[str, dict[str, Any]]
+) -> None:
+    scheduler, worker = services["dask-scheduler"], services["dask-worker"]
+    task_env = _env(services["airflow-worker"])
+    address = urlsplit(task_env["DRIFTLOOP_DASK__SCHEDULER_ADDRESS"])
+    assert task_env["DRIFTLOOP_TRAINING_ENGINE"] in ("local", "dask")
+    assert (address.scheme, address.hostname) == ("tcp", "dask-scheduler")
+    scheduler_command, worker_command = _words(scheduler["command"]), _words(worker["command"])
+    assert scheduler_command[:2] == ["dask", "scheduler"]
+    assert int(scheduler_command[scheduler_command.index("--port") + 1]) == address.port
+    assert worker_command[:3] == ["dask", "worker", address.geturl()]
+    for name, command in (("dask-scheduler", scheduler_command), ("dask-worker", worker_command)):
+        service = services[name]
+        # the driftloop image (driftloop and XGBoost on both), outside Airflow's entrypoint
+        assert service["image"] == _driftloop_image(raw_compose), name
+        assert service["entrypoint"] == ["/usr/bin/dumb-init", "--"], name
+        assert service["profiles"] == ["dask"], name
+        dashboard = command[command.index("--dashboard-address") + 1]
+        assert urlsplit(re.search(r"http://\S+", _probe(service))[0]).port == int(
+            dashboard.rsplit(":", 1)[1]
+        ), f"{name}'s probe misses its HTTP port"
+        assert not service.get("secrets"), f"{name} gets secrets it never reads"
+    # one memory-limited worker process per container, scaled by replicas
+    assert worker_command[worker_command.index("--nworkers") + 1] == "1"
+    assert re.fullmatch(
+        r"\d+(\.\d+)?[KMGT]i?B", worker_command[worker_command.index("--memory-limit") + 1]
+    )
+    assert worker["depends_on"]["dask-scheduler"]["condition"] == "service_healthy"
 
 
 def test_only_the_celery_workers_preload_the_tasks_modules(

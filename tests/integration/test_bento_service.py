@@ -126,13 +126,13 @@ def test_service_class_in_process(project: Settings, rows: list[dict]) -> None:
     module = importlib.import_module("bento.service")
     service = module.DriftloopService()
     try:
-        records = [module.Record.model_validate(row) for row in rows[:3]]
-        response = asyncio.run(service.predict(records))
+        body = module.PredictRequest.model_validate({"records": rows[:3]})
+        response = json.loads(asyncio.run(service.predict(body)).body)
         public, full = service.metadata(), service.full_metadata()
     finally:
         service.shutdown()
 
-    assert response.model_version == 1 and len(response.predictions) == 3
+    assert response["model_version"] == 1 and len(response["predictions"]) == 3
     assert full["version"] == 1 and full["aliases"] == {"champion": 1}
     assert full["source"] == "registry"
     assert public.items() <= full.items()
@@ -237,6 +237,57 @@ def test_bad_input_gets_a_4xx_naming_the_field_and_row(server: str, rows: list[d
             failures.append(f"{name}: {reply.status_code} {reply.text[:300]}")
 
     assert failures == []
+    assert httpx.get(f"{server}/readyz", timeout=10).status_code == 200
+
+
+def _columns(rows: list[dict]) -> dict[str, list]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def test_columns_get_the_answers_records_get(server: str, rows: list[dict]) -> None:
+    sent = [dict(rows[0], income=5_000_000.0), dict(rows[1], purpose="crypto"), *rows[2:9]]
+
+    by_records = httpx.post(f"{server}/predict", json={"records": sent}, timeout=30)
+    by_columns = httpx.post(f"{server}/predict", json={"columns": _columns(sent)}, timeout=30)
+
+    assert (by_records.status_code, by_columns.status_code) == (200, 200), by_columns.text
+    records, columns = by_records.json(), by_columns.json()
+    assert columns["model_version"] == records["model_version"]
+    assert columns["predictions"] == records["predictions"]
+    assert [p["id"] for p in columns["predictions"]] == [row["application_id"] for row in sent]
+    assert columns["predictions"][1]["warnings"] == [
+        "feature 'purpose': unknown category 'crypto', scored as missing"
+    ]
+
+
+def test_bad_columns_get_a_4xx_naming_the_field_and_the_server_serves_on(
+    server: str, rows: list[dict]
+) -> None:
+    good = _columns(rows[:3])
+    cases = [
+        ("wrong type", dict(good, income=[1.0, "lots", 2.0]), ["columns", "income", 1]),
+        ("float32 overflow", dict(good, savings=[1.0, 2.0, 1e39]), ["columns", "savings", 2]),
+        ("missing column", {k: v for k, v in good.items() if k != "age"}, ["columns", "age"]),
+        ("not a list", dict(good, region="north"), ["columns", "region"]),
+        ("too many rows", _columns(rows[: MAX_ROWS + 1]), ["columns", "age"]),
+        ("different lengths", dict(good, age=[30, 40]), ["columns"]),
+    ]
+    failures = []
+    for name, columns, location in cases:
+        reply = httpx.post(f"{server}/predict", json={"columns": columns}, timeout=30)
+        found = reply.json().get("detail", []) if reply.status_code == 400 else []
+        if location not in [error["loc"] for error in found]:
+            failures.append(f"{name}: {reply.status_code} {reply.text[:300]}")
+    lengths = httpx.post(
+        f"{server}/predict", json={"columns": dict(good, age=[30, 40])}, timeout=30
+    )
+    both = httpx.post(f"{server}/predict", json={"records": rows[:1], "columns": good}, timeout=30)
+    after = httpx.post(f"{server}/predict", json={"columns": good}, timeout=30)
+
+    assert failures == []
+    assert "'age' has 2, the others 3" in lengths.text
+    assert both.status_code == 400 and "in one form: 'records'" in both.text
+    assert after.status_code == 200 and len(after.json()["predictions"]) == 3
     assert httpx.get(f"{server}/readyz", timeout=10).status_code == 200
 
 

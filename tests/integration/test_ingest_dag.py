@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
-from driftloop.launcher.airflow import airflow_env, ensure_airflow_db, run_dag_once
+from driftloop.launcher.airflow import airflow_env, airflow_home, ensure_airflow_db, run_dag_once
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,16 @@ BAD_DAY = date(2026, 1, 3)
 def _logical_date_for(day: date) -> datetime:
     """A daily run's logical date is the end of the interval it ingests."""
     return datetime(day.year, day.month, day.day + 1, tzinfo=UTC)
+
+
+def _batch_profile_events(settings: Settings) -> list[dict[str, object]]:
+    """The extras of the ``driftloop_batch_profiles`` Asset events in Airflow's database."""
+    with sqlite3.connect(airflow_home(settings) / "airflow.db") as db:
+        rows = db.execute(
+            "SELECT e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+            "WHERE a.name = 'driftloop_batch_profiles' ORDER BY e.id"
+        ).fetchall()
+    return [json.loads(extra) for (extra,) in rows]
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +94,10 @@ def test_good_interval_is_published_to_main(project: Settings, store, lineage_ev
     assert published["namespace"] == "driftloop-local://driftloop"
     assert published["name"] == "main/data/credit_risk/2026-01-01T0000Z.parquet"
     assert published["facets"]["version"]["datasetVersion"] == head.id
+    # the profile task announces the batch it profiled, which schedules the drift monitor
+    assert _batch_profile_events(project) == [
+        {"dataset": "credit_risk", "batches": ["2026-01-01T0000Z"], "rows": 500, "commit": head.id}
+    ]
 
 
 def test_rerunning_an_interval_changes_nothing(project: Settings, store) -> None:
@@ -91,6 +106,7 @@ def test_rerunning_an_interval_changes_nothing(project: Settings, store) -> None
     assert outcome.succeeded, outcome.output[-3000:]
     assert store.resolve("main") == before
     assert len(store.list_objects("main", "data/")) == 1
+    assert len(_batch_profile_events(project)) == 1  # nothing profiled, nothing announced
 
 
 def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store) -> None:
@@ -112,6 +128,7 @@ def test_bad_interval_is_quarantined_and_main_untouched(project: Settings, store
     assert b"income" in store.read_object(branch, note["docs_object"])
     # the staged data is kept on the quarantine branch for inspection
     assert store.list_objects(branch, "data/credit_risk/2026-01-03")
+    assert len(_batch_profile_events(project)) == 1  # no profile, no event for the monitor
 
 
 def _cli(project: Settings, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ import pytest
 from driftloop.config import LakeFSSettings, Settings
 from driftloop.exceptions import VersioningError
 from driftloop.versioning.lakefs import LakeFSVersionStore
+from driftloop_provider.hooks.dask import DaskHook, dask_client
 from driftloop_provider.hooks.lakefs import LakeFSHook, version_store
 from driftloop_provider.hooks.registry import RegistryHook
 from tests.support.lakefs_standin import LakeFSStandIn
@@ -113,3 +114,42 @@ def test_registry_hook_test_reports_the_schema(
     )
     ok, message = RegistryHook("down").test_connection()
     assert not ok and "unavailable" in message, message
+
+
+def test_dask_hook_reads_the_scheduler_address_from_host_and_port(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _connection(monkeypatch, "plain", conn_type="dask", host="dask-scheduler")
+    _connection(monkeypatch, "ported", conn_type="dask", host="10.0.0.5", port=9786)
+    _connection(monkeypatch, "whole", conn_type="dask", host="tls://scheduler.internal:8786")
+    assert DaskHook("plain").address == "tcp://dask-scheduler:8786"
+    assert DaskHook("ported").address == "tcp://10.0.0.5:9786"
+    assert DaskHook("whole").address == "tls://scheduler.internal:8786"
+
+
+def test_dask_hook_test_reports_the_workers_or_why_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import LocalCluster
+
+    down = f"tcp://127.0.0.1:{free_port()}"
+    _connection(
+        monkeypatch, "down", conn_type="dask", host=down, extra={"connect_timeout_seconds": 1}
+    )
+    ok, message = DaskHook("down").test_connection()
+    assert not ok and f"scheduler at {down} did not answer within 1 s" in message, message
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        _connection(monkeypatch, "up", conn_type="dask", host=cluster.scheduler_address)
+        ok, message = DaskHook("up").test_connection()
+        assert ok and "2 workers, 2 threads" in message, message
+
+        # the settings' address unless a connection is named
+        settings = Settings(home=tmp_path, dask={"scheduler_address": cluster.scheduler_address})
+        with dask_client(settings) as client:
+            assert client.scheduler.address == cluster.scheduler_address
+        named = Settings(home=tmp_path, dask={"scheduler_address": down}, dask_conn_id="up")
+        with dask_client(named) as client:
+            assert client.scheduler.address == cluster.scheduler_address

@@ -7,6 +7,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.execution_time.context import OutletEventAccessors
+from airflow.sdk.execution_time.task_runner import _serialize_outlet_events
 
 from driftloop.config import Settings, get_settings
 from driftloop.monitoring.profiles import profile_frame, write_profile
@@ -15,9 +17,15 @@ from driftloop.registry import Registry
 from driftloop.spec import DatasetSpec, load_spec
 from driftloop.versioning.base import VersionStore
 from driftloop.versioning.factory import open_store
-from driftloop_provider.monitoring import RetrainGateOperator, ScoreDriftOperator, SendAlertOperator
+from driftloop_provider.assets import BATCH_PROFILES
+from driftloop_provider.monitoring import (
+    ProfileBatchesOperator,
+    RetrainGateOperator,
+    ScoreDriftOperator,
+    SendAlertOperator,
+)
 from driftloop_provider.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
-from tests.unit.monitoring.conftest import lineage, make_batch
+from tests.unit.monitoring.conftest import lineage, make_batch, publish_batch
 
 DRIFT = {
     "drifted": True,
@@ -87,7 +95,12 @@ def test_the_gate_triggers_once_then_withholds_and_alerts(home: Path) -> None:
 
     assert first.pushed["retrain_conf"] == {
         "reason": DRIFT["reason"],
+        "signals": ["drift"],
         "drifted_features": ["income"],
+        "evidence": {
+            "drift": {"drifted_features": ["income"], "target_rows": None, "model_version": None}
+        },
+        "batches": [],
         "report": DRIFT["report_html"],
         "report_json": DRIFT["report_json"],
         "signature": "abc123",
@@ -164,6 +177,50 @@ def test_send_alert_sends_the_gates_alert(home: Path, caplog: pytest.LogCaptureF
 
     assert sent == {"event": "retrain_triggered", "delivered": False}
     assert "Drift in credit_risk: retrain triggered" in caplog.text
+
+
+def _sent_events(outlet_events: OutletEventAccessors) -> list[dict[str, Any]]:
+    """The Asset events the task runner reports to Airflow when the task succeeds."""
+    return list(_serialize_outlet_events(outlet_events))
+
+
+def test_the_ingest_profile_task_announces_only_the_profiles_it_wrote(
+    store: VersionStore,
+) -> None:
+    spec = load_spec(get_settings().dataset_spec_path)
+    first = publish_batch(store, spec, 2, rows=500)
+    second = publish_batch(store, spec, 3, rows=500)
+    published = store.resolve("main")
+    task = ProfileBatchesOperator(task_id="profile", commit=published, outlets=[BATCH_PROFILES])
+    events = OutletEventAccessors()
+
+    result = task.execute({"outlet_events": events})  # type: ignore[arg-type]
+
+    announced = {
+        "dataset": spec.name,
+        "batches": [first, second],
+        "rows": 1000,
+        "commit": published,
+    }
+    assert result == {"profiled": [first, second], "rows": 1000, "commit": published}
+    assert _sent_events(events) == [
+        {
+            "dest_asset_key": {"name": "driftloop_batch_profiles", "uri": BATCH_PROFILES.uri},
+            "extra": announced,
+        }
+    ]
+    rerun = OutletEventAccessors()
+    with pytest.raises(AirflowSkipException, match="has a profile: no event to send"):
+        task.execute({"outlet_events": rerun})  # type: ignore[arg-type]
+    assert _sent_events(rerun) == []
+
+
+def test_the_monitors_profile_task_carries_on_when_nothing_is_new(store: VersionStore) -> None:
+    task = ProfileBatchesOperator(task_id="profile_batches")
+
+    result = task.execute({"outlet_events": OutletEventAccessors()})  # type: ignore[arg-type]
+
+    assert result == {"profiled": [], "rows": 0, "commit": store.resolve("main")}
 
 
 def test_score_drift_skips_without_new_profiles(store: VersionStore) -> None:

@@ -2,9 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSkipException,
+    TaskDeferred,
+)
 
 from driftloop.config import get_settings
 from driftloop.monitoring.profiles import write_profile
@@ -65,6 +71,36 @@ def test_it_returns_at_once_when_profiles_are_new(store: VersionStore) -> None:
     assert event["count"] == 1
     assert event["newest"] == newest.isoformat()
     assert event["profiles"] == [f"monitoring/{DATASET}/batch/b2.bin"]
+
+
+def _run_of(run_type: str) -> dict[str, object]:
+    """The slice of a task's context the sensor reads: how its DAG run was started."""
+    return {"dag_run": SimpleNamespace(run_type=run_type)}
+
+
+def test_a_run_started_by_an_asset_event_finds_its_batch_on_the_first_look(
+    store: VersionStore,
+) -> None:
+    write_checkpoint(store, DATASET, _write(store, "b1"))
+    _write(store, "b2")
+
+    event = _sensor().execute(_run_of("asset_triggered"))  # type: ignore[arg-type]
+
+    assert event["profiles"] == [f"monitoring/{DATASET}/batch/b2.bin"]
+
+
+@pytest.mark.parametrize("deferrable", [True, False])
+def test_a_run_started_by_an_asset_event_skips_when_an_earlier_run_judged_it(
+    store: VersionStore, deferrable: bool
+) -> None:
+    write_checkpoint(store, DATASET, _write(store, "b1"))
+    sensor = _sensor(deferrable=deferrable)
+    look = sensor.execute if deferrable else sensor.poke
+
+    with pytest.raises(AirflowSkipException, match="an earlier run judged the profiles"):
+        look(_run_of("asset_triggered"))  # type: ignore[arg-type]
+    with pytest.raises(TaskDeferred):  # a run of the timer waits for serving profiles
+        _sensor().execute(_run_of("scheduled"))  # type: ignore[arg-type]
 
 
 def test_a_serving_profile_counts_once_it_has_settled(

@@ -78,3 +78,24 @@ def test_a_reused_run_key_with_another_model_fails_registration_without_retry(
     other = candidate.model_copy(update={"artifact_sha256": "2" * 64}).model_dump()
     with pytest.raises(AirflowFailException, match=r"run key 'manual__1' already registered"):
         RegisterModelOperator(task_id="register", candidate=other).execute({})  # type: ignore[arg-type]
+
+
+def test_an_unknown_engine_fails_without_retry(store: VersionStore) -> None:
+    data = {"data_ref": "main", "data_commit": store.resolve("main")}
+    with pytest.raises(AirflowFailException, match="engine 'spark' is not one of local, dask"):
+        _train(data, engine="spark")
+
+
+def test_an_unreachable_dask_scheduler_is_retried(
+    store: VersionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftloop.exceptions import ClusterUnavailable
+    from tests.support.serving import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("DRIFTLOOP_DASK__SCHEDULER_ADDRESS", address)
+    monkeypatch.setenv("DRIFTLOOP_DASK__CONNECT_TIMEOUT_SECONDS", "1")
+    data = {"data_ref": "main", "data_commit": store.resolve("main")}
+    # not an AirflowFailException: the task's retries may find the scheduler up
+    with pytest.raises(ClusterUnavailable, match=rf"scheduler at {address} did not answer"):
+        _train(data, engine="dask")

@@ -2,7 +2,9 @@
 
 It answers, under ``/api/v1`` on 127.0.0.1, the lakeFS endpoints that
 :class:`~driftloop.versioning.lakefs.LakeFSVersionStore` calls (plus ``/healthcheck``
-and ``/config/storage``), so the real ``lakefs_sdk`` client is exercised over the wire:
+and ``/config/storage``), and on the same port, as lakeFS does, object reads through its S3
+gateway (:mod:`tests.support.s3_gateway`: what Dask workers read a data commit with), so the
+real ``lakefs_sdk`` client, and s3fs, are exercised over the wire:
 basic auth against one access key (401 otherwise), lakeFS's status codes, error bodies
 ``{"message": ...}`` and response bodies built from ``lakefs_sdk.models``. Each repository
 is a :class:`~driftloop.versioning.local.LocalVersionStore` under the data folder, so the
@@ -48,6 +50,7 @@ from driftloop.exceptions import (
 )
 from driftloop.versioning.base import Change, Commit, ObjectInfo
 from driftloop.versioning.local import REPOSITORY_NAME, LocalVersionStore
+from tests.support.s3_gateway import S3Gateway, is_s3_request
 
 API_PREFIX = "/api/v1"
 _MAX_AMOUNT = 1000
@@ -184,6 +187,17 @@ class _LakeFSApi:
             raise RepositoryNotFound(name)
         info = lakefs_sdk.Repository.from_dict(json.loads(sidecar.read_text()))
         return LocalVersionStore(root=self._data_dir, repository=name), info
+
+    def open_store(self, name: str) -> LocalVersionStore:
+        """The repository of that name, for the S3 gateway.
+
+        Raises:
+            RepositoryNotFound: no such repository (or an invalid name).
+        """
+        try:
+            return self._repository(name)[0]
+        except _HTTPError as exc:
+            raise RepositoryNotFound(exc.message) from exc
 
     def _storage_config(self, request: _Request) -> _Reply:
         config = lakefs_sdk.StorageConfig(
@@ -492,6 +506,12 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == f"{API_PREFIX}/healthcheck":
             self._send(method, _Reply(204))
             return
+        if not url.path.startswith(f"{API_PREFIX}/") and is_s3_request(self.headers):
+            status, headers, data = self.server.gateway.handle(
+                method, url.path, url.query, self.headers
+            )
+            self._send(method, _Reply(status, data, headers["Content-Type"]), headers)
+            return
         if not url.path.startswith(f"{API_PREFIX}/"):
             self._send(method, _error(404, f"not a lakeFS API path: {url.path}"))
             return
@@ -513,11 +533,14 @@ class _Handler(BaseHTTPRequestHandler):
             reply = _error(500, f"stand-in failure: {exc!r}")
         self._send(method, reply)
 
-    def _send(self, method: str, reply: _Reply) -> None:
+    def _send(self, method: str, reply: _Reply, headers: dict[str, str] | None = None) -> None:
         self.send_response(reply.status)
         if reply.status != 204:
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
+        for name, value in (headers or {}).items():
+            if name != "Content-Type":
+                self.send_header(name, value)
         self.end_headers()
         if method != "HEAD" and reply.status != 204:
             self.wfile.write(reply.body)
@@ -529,6 +552,9 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, port: int, api: _LakeFSApi, access_key_id: str, secret: str) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
         self.api = api
+        self.gateway = S3Gateway(
+            api.open_store, access_key_id=access_key_id, secret_access_key=secret
+        )
         token = base64.b64encode(f"{access_key_id}:{secret}".encode()).decode()
         self._expected = f"Basic {token}".encode()
 

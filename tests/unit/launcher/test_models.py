@@ -80,3 +80,39 @@ def test_promote_and_rollback_act_only_against_the_champion_the_user_saw(
     assert main(["models", "promote", "3"]) == 0
     assert [m.from_version for m in registry.audit_log(MODEL)][-3:] == [2, 3, 2]
     assert len(registry.refused_moves(MODEL)) == 2
+
+
+def test_show_lists_the_versions_quality_over_time_with_a_table(
+    registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from driftloop.monitoring.quality import BatchQuality, MetricEstimate, QualityStore
+
+    assert "quality" not in _show(2, capsys)
+    store = QualityStore(url=f"sqlite:///{tmp_path / 'registry.db'}")
+    for day, auc in ((2, 0.78), (3, 0.61)):
+        store.record(
+            BatchQuality(
+                model=MODEL,
+                version=2,
+                batch=f"2026-03-0{day}T0000Z",
+                batch_commit=f"c{day}",
+                labels_commit=f"c{day}",
+                rows=1000,
+                labelled_rows=900,
+                metrics={"roc_auc": MetricEstimate(value=auc, low=auc - 0.03, high=auc + 0.03)},
+                scored_at=datetime(2026, 3, day, tzinfo=UTC),
+            )
+        )
+    store.close()
+
+    assert main(["models", "show", "2"]) == 0
+    out = capsys.readouterr()
+    shown = json.loads(out.out)
+
+    assert [q["batch"] for q in shown["quality"]] == ["2026-03-02T0000Z", "2026-03-03T0000Z"]
+    lines = out.err.strip().splitlines()[-3:]
+    assert lines[0].split()[:3] == ["batch", "labelled", "roc_auc"]
+    assert lines[2].startswith("2026-03-03T0000Z  900/1000  0.610 [0.580, 0.640]")
+    assert "quality" not in _show(1, capsys)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,6 +13,7 @@ import pytest
 
 from driftloop.config import Settings
 from driftloop.config.monitoring import MonitoringSettings
+from driftloop.data.sources import to_parquet_bytes
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.monitoring.profiles import profile_frame
 from driftloop.registry import Registry, VersionLineage
@@ -23,6 +25,7 @@ from tests.unit.versioning.conftest import lakefs_settings
 
 REPO = Path(__file__).resolve().parents[3]
 ROWS = 10_000
+BATCH_ROWS = 4_000
 
 
 def make_batch(day: int, rows: int = ROWS, **drift: object) -> pd.DataFrame:
@@ -128,3 +131,40 @@ def lineage(data_commit: str = "c0ffee01") -> VersionLineage:
         artifact_sha256="9" * 64,
         feature_schema={"features": []},
     )
+
+
+def publish_batch(
+    store: VersionStore,
+    spec: DatasetSpec,
+    day: int,
+    *,
+    rows: int = BATCH_ROWS,
+    warnings: list[dict[str, object]] | None = None,
+    **drift: object,
+) -> str:
+    """Publish a batch to main the way the ingest DAG does: a merge with the interval.
+
+    The stage commit names the batch too, as ingest's does: the publish merge, newer,
+    is the one whose ``validation_warnings`` count.
+    """
+    start = datetime(2024, 1, day, tzinfo=UTC)
+    key = start.strftime("%Y-%m-%dT%H%MZ")
+    branch = f"ingest-{spec.name}-{key}"
+    store.create_branch(branch, "main")
+    store.write_object(
+        branch,
+        f"data/{spec.name}/{key}.parquet",
+        to_parquet_bytes(make_batch(day, rows=rows, **drift)),
+    )
+    store.commit(branch, f"Stage {key}", {"dataset": spec.name, "batch": key})
+    metadata = {
+        "dataset": spec.name,
+        "batch": key,
+        "rows": str(rows),
+        "interval_start": start.isoformat(),
+        "interval_end": (start + timedelta(days=1)).isoformat(),
+    }
+    if warnings is not None:
+        metadata["validation_warnings"] = json.dumps(warnings)
+    store.merge(branch, "main", f"Publish {key}", metadata)
+    return key

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -9,8 +8,8 @@ import pytest
 
 from driftloop.config import Settings
 from driftloop.config.monitoring import DriftPolicy, MonitoringSettings
-from driftloop.data.sources import read_parquet_bytes, to_parquet_bytes
-from driftloop.exceptions import DriftCheckSkipped, ProfileError
+from driftloop.data.sources import read_parquet_bytes
+from driftloop.exceptions import DriftCheckSkipped, MonitoringError, ProfileError
 from driftloop.monitoring.drift import DriftResult, WaitingProfile
 from driftloop.monitoring.profiles import ProfileRef, list_profiles, read_view, write_profile
 from driftloop.monitoring.steps import (
@@ -22,48 +21,10 @@ from driftloop.monitoring.steps import (
 from driftloop.registry import ModelVersion, Registry
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
-from tests.unit.monitoring.conftest import lineage, make_batch
+from tests.unit.monitoring.conftest import BATCH_ROWS, lineage, make_batch, publish_batch
 
-BATCH_ROWS = 4_000
 # About six points of interest rate (its standard deviation is about 2.8 points).
 RATE_SHIFT = {"interest_rate": 2.0}
-
-
-def _publish(
-    store: VersionStore,
-    spec: DatasetSpec,
-    day: int,
-    *,
-    rows: int = BATCH_ROWS,
-    warnings: list[dict[str, object]] | None = None,
-    **drift: object,
-) -> str:
-    """Publish a batch to main the way the ingest DAG does: a merge with the interval.
-
-    The stage commit names the batch too, as ingest's does: the publish merge, newer,
-    is the one whose ``validation_warnings`` count.
-    """
-    start = datetime(2024, 1, day, tzinfo=UTC)
-    key = start.strftime("%Y-%m-%dT%H%MZ")
-    branch = f"ingest-{spec.name}-{key}"
-    store.create_branch(branch, "main")
-    store.write_object(
-        branch,
-        f"data/{spec.name}/{key}.parquet",
-        to_parquet_bytes(make_batch(day, rows=rows, **drift)),
-    )
-    store.commit(branch, f"Stage {key}", {"dataset": spec.name, "batch": key})
-    metadata = {
-        "dataset": spec.name,
-        "batch": key,
-        "rows": str(rows),
-        "interval_start": start.isoformat(),
-        "interval_end": (start + timedelta(days=1)).isoformat(),
-    }
-    if warnings is not None:
-        metadata["validation_warnings"] = json.dumps(warnings)
-    store.merge(branch, "main", f"Publish {key}", metadata)
-    return key
 
 
 def _train(
@@ -129,10 +90,10 @@ def _with(settings: Settings, **monitoring: object) -> Settings:
 def test_the_champion_is_judged_on_the_batches_it_was_not_trained_on(
     local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
 ) -> None:
-    trained_on = [_publish(local_store, spec, 1), _publish(local_store, spec, 2)]
+    trained_on = [publish_batch(local_store, spec, 1), publish_batch(local_store, spec, 2)]
     profile_new_batches(local_store, spec, settings)
     champion = _train(local_store, registry, spec, settings)
-    shifted = _publish(local_store, spec, 3, shift=RATE_SHIFT)
+    shifted = publish_batch(local_store, spec, 3, shift=RATE_SHIFT)
     (new,) = profile_new_batches(local_store, spec, settings)
 
     result = run_drift_check(local_store, registry, spec, settings)
@@ -162,8 +123,8 @@ def test_the_champion_is_judged_on_the_batches_it_was_not_trained_on(
 def test_right_after_training_its_batches_are_not_judged(
     local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
 ) -> None:
-    _publish(local_store, spec, 1)
-    _publish(local_store, spec, 2)
+    publish_batch(local_store, spec, 1)
+    publish_batch(local_store, spec, 2)
     newest = profile_new_batches(local_store, spec, settings)[-1]
     _train(local_store, registry, spec, settings)
 
@@ -183,17 +144,17 @@ def test_right_after_training_its_batches_are_not_judged(
 def test_a_small_new_batch_is_judged_with_the_whole_window(
     local_store: VersionStore, registry: Registry, spec: DatasetSpec, settings: Settings
 ) -> None:
-    _publish(local_store, spec, 1)
+    publish_batch(local_store, spec, 1)
     profile_new_batches(local_store, spec, settings)
     _train(local_store, registry, spec, settings)
-    first = _publish(local_store, spec, 2, rows=600, shift=RATE_SHIFT)
+    first = publish_batch(local_store, spec, 2, rows=600, shift=RATE_SHIFT)
     (small,) = profile_new_batches(local_store, spec, settings)
 
     with pytest.raises(DriftCheckSkipped, match="only 600 rows in the window"):
         run_drift_check(local_store, registry, spec, settings)
     assert read_checkpoint(local_store, spec.name) == small.recorded_at
 
-    second = _publish(local_store, spec, 3, rows=600, shift=RATE_SHIFT)
+    second = publish_batch(local_store, spec, 3, rows=600, shift=RATE_SHIFT)
     profile_new_batches(local_store, spec, settings)
     result = run_drift_check(local_store, registry, spec, settings)
 
@@ -248,7 +209,7 @@ def test_a_settling_serving_profile_is_named_with_its_ready_time_and_batches_do_
     )
     assert read_checkpoint(local_store, spec.name) is None
 
-    batch = _publish(local_store, spec, 2)
+    batch = publish_batch(local_store, spec, 2)
     profile_new_batches(local_store, spec, patient)
     result = run_drift_check(local_store, registry, spec, patient)
 
@@ -288,10 +249,10 @@ def test_a_validation_warning_of_a_scored_batch_is_drift_evidence(
         "rule": "type",
         "message": "purpose has type int64",
     }
-    _publish(local_store, spec, 1, warnings=[trained_warning])
+    publish_batch(local_store, spec, 1, warnings=[trained_warning])
     profile_new_batches(local_store, spec, configured)
     _train(local_store, registry, spec, configured)
-    batch = _publish(local_store, spec, 2, warnings=[range_warning, type_warning])
+    batch = publish_batch(local_store, spec, 2, warnings=[range_warning, type_warning])
     profile_new_batches(local_store, spec, configured)
 
     result = run_drift_check(local_store, registry, spec, configured)
@@ -317,7 +278,7 @@ def test_a_validation_warning_of_a_scored_batch_is_drift_evidence(
 def test_malformed_validation_warnings_are_refused(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
-    _publish(local_store, spec, 1, warnings=[{"column": "income"}])
+    publish_batch(local_store, spec, 1, warnings=[{"column": "income"}])
 
     with pytest.raises(ProfileError, match="validation_warnings that are not a JSON list"):
         profile_new_batches(local_store, spec, settings)
@@ -377,7 +338,8 @@ def test_the_reference_profile_is_stored_once_per_training_data(
 def test_published_batches_are_profiled_once_with_their_interval(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
-    first, second = _publish(local_store, spec, 2, rows=500), _publish(local_store, spec, 3)
+    first = publish_batch(local_store, spec, 2, rows=500)
+    second = publish_batch(local_store, spec, 3)
 
     written = profile_new_batches(local_store, spec, settings)
 
@@ -392,17 +354,42 @@ def test_published_batches_are_profiled_once_with_their_interval(
         == 500
     )
     assert profile_new_batches(local_store, spec, settings) == []
-    third = _publish(local_store, spec, 4)
+    third = publish_batch(local_store, spec, 4)
     assert [p.key for p in profile_new_batches(local_store, spec, settings)] == [third]
+
+
+def test_batches_are_profiled_as_of_a_given_commit_of_main(
+    local_store: VersionStore, spec: DatasetSpec, settings: Settings
+) -> None:
+    first = publish_batch(local_store, spec, 2, rows=500)
+    published = local_store.resolve("main")
+    publish_batch(local_store, spec, 3, rows=500)
+
+    written = profile_new_batches(local_store, spec, settings, commit=published)
+
+    assert [p.key for p in written] == [first]
+    assert profile_new_batches(local_store, spec, settings, commit=published) == []
+
+
+def test_a_commit_outside_mains_history_is_refused(
+    local_store: VersionStore, spec: DatasetSpec, settings: Settings
+) -> None:
+    local_store.create_branch("ingest-credit_risk-bad", "main")
+    local_store.write_object("ingest-credit_risk-bad", "data/credit_risk/bad.parquet", b"x")
+    rejected = local_store.commit("ingest-credit_risk-bad", "Stage bad", {"batch": "bad"}).id
+
+    with pytest.raises(MonitoringError, match=rf"commit '{rejected}' is not in main's history"):
+        profile_new_batches(local_store, spec, settings, commit=rejected)
+    assert list_profiles(local_store, dataset=spec.name) == []
 
 
 def test_a_batch_profile_takes_only_its_own_datasets_publish_commit(
     local_store: VersionStore, spec: DatasetSpec, settings: Settings
 ) -> None:
     """Another dataset's batch of the same interval has the same key, and newer warnings."""
-    key = _publish(local_store, spec, 2)
+    key = publish_batch(local_store, spec, 2)
     warning = {"column": "income", "expectation": "e", "rule": "range", "message": "m"}
-    _publish(local_store, spec.model_copy(update={"name": "other"}), 2, warnings=[warning])
+    publish_batch(local_store, spec.model_copy(update={"name": "other"}), 2, warnings=[warning])
 
     (written,) = profile_new_batches(local_store, spec, settings)
 
@@ -425,13 +412,13 @@ def test_the_cli_check_prints_what_it_compared_and_leaves_the_checkpoint(
 ) -> None:
     import driftloop.launcher.drift as command
 
-    _publish(local_store, spec, 1)
-    _publish(local_store, spec, 2)
+    publish_batch(local_store, spec, 1)
+    publish_batch(local_store, spec, 2)
     profile_new_batches(local_store, spec, settings)
     champion = _train(local_store, registry, spec, settings)
-    shifted = _publish(local_store, spec, 3, shift=RATE_SHIFT)
+    shifted = publish_batch(local_store, spec, 3, shift=RATE_SHIFT)
     profile_new_batches(local_store, spec, settings)
-    unprofiled = _publish(local_store, spec, 4)
+    unprofiled = publish_batch(local_store, spec, 4)
     monkeypatch.setattr("driftloop.versioning.factory.open_store", lambda _: local_store)
     monkeypatch.setattr("driftloop.registry.Registry", lambda url: registry)
 

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import (
     JSON,
+    Connection,
     Integer,
     MetaData,
     String,
@@ -39,6 +40,8 @@ TABLES = {
     VERSION_TABLE,
 }
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+LATER_LINEAGE = {"engine", "workers"}
+"""Lineage columns added after 0005 (migration 0006)."""
 
 
 class _LegacyBase(DeclarativeBase):
@@ -60,6 +63,28 @@ class _LegacyGuardRow(_LegacyBase):
     breaker_open_since: Mapped[datetime | None]
     last_outcome_key: Mapped[str | None] = mapped_column(String(1024))
     updated_at: Mapped[datetime]
+
+
+def _legacy_versions(
+    connection: Connection, lineage: VersionLineage, *, runs: int, exclude: set[str]
+) -> None:
+    """Versions 1..runs of credit_risk as an older schema stored them (without ``exclude``)."""
+    models = Table("registry_models", MetaData(), autoload_with=connection)
+    versions = Table("registry_model_versions", MetaData(), autoload_with=connection)
+    assert not exclude & set(versions.c.keys())
+    connection.execute(insert(models).values(id=1, name="credit_risk", created_at=T0))
+    for number in range(1, runs + 1):
+        connection.execute(
+            insert(versions).values(
+                model_id=1,
+                version=number,
+                run_key=f"r{number}",
+                status="registered",
+                created_by="t",
+                created_at=T0,
+                **lineage.model_dump(exclude=exclude),
+            )
+        )
 
 
 def _tables(url: str) -> set[str]:
@@ -128,30 +153,41 @@ def test_versions_registered_before_0003_load_as_trained_on_published_data(
     with engine.begin() as connection:
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "0002")
-        models = Table("registry_models", MetaData(), autoload_with=connection)
-        versions = Table("registry_model_versions", MetaData(), autoload_with=connection)
-        assert "unpublished_data" not in versions.c
-        connection.execute(insert(models).values(id=1, name="credit_risk", created_at=T0))
-        old = lineage.model_dump(exclude={"unpublished_data"})
-        connection.execute(
-            insert(versions).values(
-                model_id=1,
-                version=1,
-                run_key="r1",
-                status="registered",
-                created_by="t",
-                created_at=T0,
-                **old,
-            )
-        )
+        _legacy_versions(connection, lineage, runs=1, exclude={"unpublished_data", *LATER_LINEAGE})
     engine.dispose()
+    old = lineage.model_dump(exclude={"unpublished_data", *LATER_LINEAGE})
 
     registry.upgrade()
 
     assert registry.schema_revision() == head_revision
     loaded = registry.get_version("credit_risk", 1)
     assert loaded.lineage.unpublished_data is False
-    assert loaded.lineage.model_dump(exclude={"unpublished_data"}) == old
+    assert loaded.lineage.model_dump(exclude={"unpublished_data", *LATER_LINEAGE}) == old
+    registry.close()
+
+
+def test_versions_registered_before_0006_load_as_trained_locally_by_one_worker(
+    db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
+) -> None:
+    registry = Registry(url=db_url)  # creates the SQLite file's folder
+    engine = create_engine(db_url)
+    with engine.begin() as connection:
+        alembic_config.attributes["connection"] = connection
+        command.upgrade(alembic_config, "0005")
+        _legacy_versions(connection, lineage, runs=1, exclude=LATER_LINEAGE)
+    engine.dispose()
+    dask = lineage.model_copy(update={"engine": "dask", "workers": 3, "artifact_sha256": "d" * 64})
+
+    registry.upgrade()
+
+    assert registry.schema_revision() == head_revision
+    assert _schema_drift(db_url) == []
+    old = registry.get_version("credit_risk", 1).lineage
+    assert (old.engine, old.workers) == ("local", 1)
+    assert old.model_dump(exclude=LATER_LINEAGE) == lineage.model_dump(exclude=LATER_LINEAGE)
+    registry.register_version("credit_risk", run_key="r2", lineage=dask, created_by="t")
+    new = registry.get_version("credit_risk", 2).lineage
+    assert (new.engine, new.workers) == ("dask", 3)
     registry.close()
 
 
@@ -163,11 +199,18 @@ def test_upgrade_from_0003_adds_the_refused_moves_and_keeps_the_history(
     with engine.begin() as connection:
         alembic_config.attributes["connection"] = connection
         command.upgrade(alembic_config, "0003")
+        _legacy_versions(connection, lineage, runs=2, exclude=LATER_LINEAGE)
+        aliases = Table("registry_aliases", MetaData(), autoload_with=connection)
+        moves = Table("registry_alias_moves", MetaData(), autoload_with=connection)
+        champion = {"model_id": 1, "alias": "champion"}
+        connection.execute(insert(aliases).values(**champion, version=1, updated_at=T0))
+        connection.execute(
+            insert(moves).values(
+                **champion, to_version=1, actor="t", reason="first", evidence={}, at=T0
+            )
+        )
     engine.dispose()
     assert "registry_refused_moves" not in _tables(db_url)
-    for run in ("r1", "r2"):
-        registry.register_version("credit_risk", run_key=run, lineage=lineage, created_by="t")
-    registry.move_alias("credit_risk", "champion", 1, actor="t", reason="first")
 
     registry.upgrade()
 

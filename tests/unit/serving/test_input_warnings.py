@@ -19,7 +19,7 @@ from driftloop.config import Settings
 from driftloop.serving.contract import RecordModel, request_model
 from driftloop.serving.limits import FeatureLimits, learned_limits
 from driftloop.serving.metrics import INPUT_WARNINGS
-from driftloop.serving.scoring import Coalescer, encode, predict, predict_rows
+from driftloop.serving.scoring import Coalescer, encode, predict, score
 from driftloop.spec import DatasetSpec
 from driftloop.validation.suites import load_suite
 
@@ -78,10 +78,10 @@ def test_every_endpoint_path_gives_the_same_warnings(champion, record, rows) -> 
     single = [p.warnings for p in predict(champion, records).predictions]
 
     async def coalesced():
-        return await Coalescer().predict(champion, records)
+        return (await Coalescer().score(champion, encode(records))).response()
 
     assert [p.warnings for p in asyncio.run(coalesced()).predictions] == single
-    assert [p.warnings for p in predict_rows(champion, records)] == single
+    assert [p.warnings for p in score(champion, encode(records)).rows()] == single
     assert any(single)
 
 
@@ -213,7 +213,7 @@ def test_served_values_are_profiled_as_sent(champion, loader, spec, record, rows
     batch = [dict(rows[0], income=9_000_000.0, age=None), dict(rows[1], age=-4, region="mars")]
     records = _records(record, batch)
     profiles = ServingProfiles(store=loader.store, spec=spec, worker="warn")
-    profiles.record(champion, records, predict(champion, records).predictions)
+    profiles.record(score(champion, encode(records)))
 
     (written,) = profiles.flush()
 

@@ -18,7 +18,7 @@ from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
 from driftloop.registry import ModelVersion, Registry
 from driftloop.serving.contract import request_model
 from driftloop.serving.handle import ChampionLoader, ModelHandle, open_champion
-from driftloop.serving.scoring import Coalescer, encode, predict
+from driftloop.serving.scoring import Coalescer, encode, predict, score
 from driftloop.serving.watcher import ChampionWatcher
 from driftloop.spec import DatasetSpec
 from driftloop.training.features import model_frame
@@ -212,7 +212,8 @@ def test_coalesced_requests_equal_single_ones_and_keep_versions_apart(
     coalescer = Coalescer(max_rows=8)
 
     async def run_all():
-        return await asyncio.gather(*(coalescer.predict(h, r) for h, r in requests))
+        scored = await asyncio.gather(*(coalescer.score(h, encode(r)) for h, r in requests))
+        return [scores.response() for scores in scored]
 
     responses = asyncio.run(run_all())
 
@@ -372,14 +373,13 @@ def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, ro
     from driftloop.serving.profiles import ServingProfiles
 
     def served(handle, batch):
-        records = _records(spec, batch)
-        return handle, records, predict(handle, records).predictions
+        return score(handle, encode(_records(spec, batch)))
 
     challenger = loader.load(2)
     profiles = ServingProfiles(store=loader.store, spec=spec, worker="t1")
     for i in range(3):
-        profiles.record(*served(champion, rows[i : i + 2]))
-    profiles.record(*served(challenger, [dict(rows[0], purpose="crypto")]))
+        profiles.record(served(champion, rows[i : i + 2]))
+    profiles.record(served(challenger, [dict(rows[0], purpose="crypto")]))
 
     written = profiles.flush()
 
@@ -393,5 +393,5 @@ def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, ro
 
     sampled = ServingProfiles(store=loader.store, spec=spec, max_rows=5, worker="t2")
     for i in range(40):
-        sampled.record(*served(champion, rows[i : i + 1]))
+        sampled.record(served(champion, rows[i : i + 1]))
     assert [p.rows for p in sampled.flush()] == [5]

@@ -107,6 +107,15 @@ def test_training_twice_gives_a_byte_identical_model(
     assert first.feature_schema.read_bytes() == second.feature_schema.read_bytes()
 
 
+def test_the_model_does_not_depend_on_the_thread_count(
+    trained: TrainedModel, frame: pd.DataFrame, spec: DatasetSpec
+) -> None:
+    # Dask workers train with their own thread count (driftloop.training.distributed).
+    for nthread in (1, 3):
+        other = train_model(frame, spec, PARAMS.model_copy(update={"nthread": nthread}))
+        assert other.booster.save_raw("ubj") == trained.booster.save_raw("ubj")
+
+
 def test_training_in_chunks_gives_the_model_of_one_matrix_of_all_rows(
     trained: TrainedModel, frame: pd.DataFrame, spec: DatasetSpec
 ) -> None:

@@ -26,12 +26,13 @@ from driftloop.exceptions import (
     ConfigError,
     MergeConflict,
     NothingToCommit,
+    ObjectCorrupt,
     ObjectNotFound,
     RefNotFound,
     RepositoryNotFound,
     VersioningError,
 )
-from driftloop.versioning.base import Change, Commit, VersionStore
+from driftloop.versioning.base import Change, Commit, ObjectLocations, VersionStore
 from driftloop.versioning.factory import open_store
 from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client
 from driftloop.versioning.local import LocalVersionStore
@@ -475,6 +476,42 @@ def test_is_ancestor_accepts_main_and_its_history_only(store: VersionStore) -> N
     assert not store.is_ancestor("main", "ingest-1")
 
 
+def _read_located(located: ObjectLocations) -> dict[str, bytes]:
+    """Each located object's bytes, read as a Dask worker reads them (fsspec)."""
+    import fsspec
+
+    read = {}
+    for obj in located.objects:
+        with fsspec.open(obj.url, "rb", **located.storage_options) as handle:
+            read[obj.path] = handle.read()
+    return read
+
+
+def test_located_objects_are_read_outside_the_store_as_of_their_commit(
+    store: VersionStore,
+) -> None:
+    store.create_branch("work", "main")
+    data = bytes(range(256)) * 300
+    commit_file(store, "work", "data/ds/b.parquet", data)
+    commit = commit_file(store, "work", "data/ds/a.parquet", b"a" * 10).id
+    store.write_object("work", "data/ds/c.parquet", b"staged, not committed")
+
+    located = store.locate_objects("work", "data/ds/")
+
+    assert located.commit_id == commit
+    assert [(o.path, o.size_bytes) for o in located.objects] == [
+        ("data/ds/a.parquet", 10),
+        ("data/ds/b.parquet", len(data)),
+    ]
+    assert _read_located(located) == {"data/ds/a.parquet": b"a" * 10, "data/ds/b.parquet": data}
+    # the locations stay on their commit while the branch moves on
+    commit_file(store, "work", "data/ds/a.parquet", b"changed")
+    assert _read_located(located)["data/ds/a.parquet"] == b"a" * 10
+    assert store.locate_objects("work", "nothing/").objects == []
+    with pytest.raises(RefNotFound):
+        store.locate_objects("no-such-ref")
+
+
 def test_missing_refs_raise_ref_not_found(store: VersionStore) -> None:
     for call in (
         lambda: store.read_object("no-such-ref", "a.csv"),
@@ -580,6 +617,48 @@ def test_wrong_credentials_are_a_versioning_error(lakefs_standin: LakeFSStandIn)
     with pytest.raises(VersioningError, match="401") as caught:
         store.list_branches()
     assert type(caught.value) is VersioningError
+
+
+def test_a_located_object_is_served_by_byte_ranges_to_signed_requests_only(
+    lakefs_standin: LakeFSStandIn, tmp_path: Path
+) -> None:
+    import fsspec
+
+    store = LakeFSVersionStore(
+        client=standin_client(lakefs_standin),
+        repository="located",
+        storage_namespace="local://standin/located",
+    )
+    store.ensure_repository()
+    data = bytes(range(256)) * 4096
+    commit = commit_file(store, "main", "data/x.bin", data).id
+    located = store.locate_objects("main", "data/")
+    (obj,) = located.objects
+    assert obj.url == f"s3://located/{commit}/data/x.bin"
+    assert located.storage_options["endpoint_url"] == lakefs_standin.endpoint
+    assert lakefs_standin.secret_access_key not in repr(located)
+
+    with fsspec.open(obj.url, "rb", **located.storage_options) as handle:
+        handle.seek(1000)
+        assert handle.read(10) == data[1000:1010]
+        handle.seek(-5, 2)
+        assert handle.read() == data[-5:]
+    wrong = located.storage_options | {"secret": "wrong"}
+    with pytest.raises(PermissionError), fsspec.open(obj.url, "rb", **wrong) as handle:
+        handle.read()
+    missing = f"s3://located/{commit}/data/none.bin"
+    with pytest.raises(FileNotFoundError), fsspec.open(missing, "rb", **located.storage_options):
+        pass
+
+
+def test_a_local_located_object_is_checked_against_its_hash(tmp_path: Path) -> None:
+    store = LocalVersionStore(root=tmp_path, repository="checked")
+    store.ensure_repository()
+    commit_file(store, "main", "data/a.bin", b"good bytes")
+    (obj,) = store.locate_objects("main").objects
+    Path(obj.url).write_bytes(b"bad bytes!")
+    with pytest.raises(ObjectCorrupt, match=r"data/a\.bin.* is corrupt"):
+        store.locate_objects("main")
 
 
 def test_an_unreachable_server_is_a_versioning_error(tmp_path: Path) -> None:
