@@ -33,7 +33,7 @@ from sqlalchemy import select
 
 from driftloop.config.monitoring import LOWER_IS_BETTER, QualityPolicy
 from driftloop.data.published import names_batch_of
-from driftloop.exceptions import DataSourceError, MonitoringError, RefNotFound
+from driftloop.exceptions import DataSourceError
 from driftloop.registry.database import Database
 from driftloop.registry.models import BatchQualityRow, ModelRow
 
@@ -139,16 +139,9 @@ def unseen_batches(
         MonitoringError: the store no longer has the version's training data commit.
         VersioningError: the store failed.
     """
-    from driftloop.monitoring.steps import _published_batches
+    from driftloop.monitoring.steps import _published_batches, trained_batches
 
-    commit = version.lineage.data_commit
-    try:
-        trained = set(_published_batches(store, spec.name, commit))
-    except RefNotFound as missing:
-        raise MonitoringError(
-            f"version {version.version} of {spec.name!r} was trained on commit {commit}, which "
-            "the store does not have: its training batches cannot be told from new ones"
-        ) from missing
+    trained = trained_batches(store, spec, version)
     published = _published_batches(store, spec.name, main)
     new = sorted(set(published) - trained)
     if not new:

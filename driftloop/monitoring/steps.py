@@ -465,14 +465,7 @@ def _window(
         VersioningError: the store failed.
     """
     monitoring = settings.monitoring
-    commit = judged.lineage.data_commit
-    try:
-        trained = set(_published_batches(store, spec.name, commit))
-    except RefNotFound as missing:
-        raise MonitoringError(
-            f"version {judged.version} of {spec.name!r} was trained on commit {commit}, which "
-            "the store does not have: its training batches cannot be told from new ones"
-        ) from missing
+    trained = trained_batches(store, spec, judged)
     live_since = _live_since(registry, spec.name, judged.version)
     # The service keys a serving profile <model>-v<version>-<interval start>-<worker>.
     serving_prefix = f"{spec.name}-v{judged.version}-"
@@ -583,6 +576,23 @@ def _live_since(registry: Registry, model: str, version: int) -> datetime | None
     """When ``version`` last became champion; ``None`` if it never was."""
     moves = [m for m in registry.audit_log(model, CHAMPION) if m.to_version == version]
     return moves[-1].at if moves else None
+
+
+def trained_batches(store: VersionStore, spec: DatasetSpec, version: ModelVersion) -> set[str]:
+    """The batches on the commit ``version`` was trained on.
+
+    Raises:
+        MonitoringError: the store no longer has that commit.
+        VersioningError: the store failed.
+    """
+    commit = version.lineage.data_commit
+    try:
+        return set(_published_batches(store, spec.name, commit))
+    except RefNotFound as missing:
+        raise MonitoringError(
+            f"version {version.version} of {spec.name!r} was trained on commit {commit}, which "
+            "the store does not have: its training batches cannot be told from new ones"
+        ) from missing
 
 
 def _published_batches(store: VersionStore, dataset: str, ref: str) -> dict[str, str]:
