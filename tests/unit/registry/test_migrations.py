@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -95,6 +97,19 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
+@contextmanager
+def _at_revision(db_url: str, alembic_config: Config, revision: str) -> Iterator[Connection]:
+    """A connection to the database migrated to ``revision`` only, committed on exit."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as connection:
+            alembic_config.attributes["connection"] = connection
+            command.upgrade(alembic_config, revision)
+            yield connection
+    finally:
+        engine.dispose()
+
+
 def test_upgrade_creates_the_schema_and_is_idempotent(
     db_url: str, head_revision: str, lineage: VersionLineage
 ) -> None:
@@ -149,12 +164,8 @@ def test_versions_registered_before_0003_load_as_trained_on_published_data(
     db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
 ) -> None:
     registry = Registry(url=db_url)  # creates the SQLite file's folder
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        alembic_config.attributes["connection"] = connection
-        command.upgrade(alembic_config, "0002")
+    with _at_revision(db_url, alembic_config, "0002") as connection:
         _legacy_versions(connection, lineage, runs=1, exclude={"unpublished_data", *LATER_LINEAGE})
-    engine.dispose()
     old = lineage.model_dump(exclude={"unpublished_data", *LATER_LINEAGE})
 
     registry.upgrade()
@@ -170,12 +181,8 @@ def test_versions_registered_before_0006_load_as_trained_locally_by_one_worker(
     db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
 ) -> None:
     registry = Registry(url=db_url)  # creates the SQLite file's folder
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        alembic_config.attributes["connection"] = connection
-        command.upgrade(alembic_config, "0005")
+    with _at_revision(db_url, alembic_config, "0005") as connection:
         _legacy_versions(connection, lineage, runs=1, exclude=LATER_LINEAGE)
-    engine.dispose()
     dask = lineage.model_copy(update={"engine": "dask", "workers": 3, "artifact_sha256": "d" * 64})
 
     registry.upgrade()
@@ -195,10 +202,7 @@ def test_upgrade_from_0003_adds_the_refused_moves_and_keeps_the_history(
     db_url: str, alembic_config: Config, head_revision: str, lineage: VersionLineage
 ) -> None:
     registry = Registry(url=db_url)  # creates the SQLite file's folder
-    engine = create_engine(db_url)
-    with engine.begin() as connection:
-        alembic_config.attributes["connection"] = connection
-        command.upgrade(alembic_config, "0003")
+    with _at_revision(db_url, alembic_config, "0003") as connection:
         _legacy_versions(connection, lineage, runs=2, exclude=LATER_LINEAGE)
         aliases = Table("registry_aliases", MetaData(), autoload_with=connection)
         moves = Table("registry_alias_moves", MetaData(), autoload_with=connection)
@@ -209,7 +213,6 @@ def test_upgrade_from_0003_adds_the_refused_moves_and_keeps_the_history(
                 **champion, to_version=1, actor="t", reason="first", evidence={}, at=T0
             )
         )
-    engine.dispose()
     assert "registry_refused_moves" not in _tables(db_url)
 
     registry.upgrade()
