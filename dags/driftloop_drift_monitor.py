@@ -6,11 +6,12 @@ time: an event that comes while a run is active starts one run after it (Airflow
 event queued; several such events make one run).
 
 catch up on batch profiles → wait (deferrable: no worker slot held) for batch or serving
-profiles newer than the last check → score per-feature drift against the champion's
-reference profile, on what the champion has not seen (KS / chi-square / Hellinger; JSON
-and HTML report; an Asset event) and, beside it, the champion's quality on the labelled
-batches it has not seen (the holdout's metrics with bootstrap intervals, stored per batch;
-an Asset event) →
+profiles newer than the last check → the champion's quality on the labelled batches it
+has not seen (the holdout's metrics with bootstrap intervals, stored per batch; an Asset
+event) → per-feature drift against the champion's reference profile, on what the champion
+has not seen (KS / chi-square / Hellinger; an Asset event), with a JSON and HTML report
+that shows the quality verdict too (it runs when the quality check skipped, nothing new
+being labelled, and says so) →
 gate: on drift or a quality loss (``monitoring.retrain_on``), alert, and trigger
 ``driftloop_train`` with the reason, the evidence, the drifted features or batches and
 the report when the guards allow it (cooldown, no duplicate retrain, daily budget,
@@ -63,8 +64,14 @@ with DAG(
     wait = NewProfileSensor(
         task_id="wait_for_profiles", poke_interval=15, timeout=3600, soft_fail=True
     )
-    score = ScoreDriftOperator(task_id="score_drift", outlets=[DRIFT_SCORES])
     quality = ScoreQualityOperator(task_id="score_quality", outlets=[BATCH_QUALITY])
+    score = ScoreDriftOperator(
+        task_id="score_drift",
+        outlets=[DRIFT_SCORES],
+        quality=quality.output,
+        # A skipped quality check (nothing new labelled) leaves drift to be scored alone.
+        trigger_rule="none_failed_min_one_success",
+    )
     gate = RetrainGateOperator(
         task_id="retrain_gate",
         drift=score.output,
@@ -86,4 +93,6 @@ with DAG(
         on_failure_callback=RetrainOutcomeNotifier(success=False),
     )
     alert = SendAlertOperator(task_id="alert", alert=gate.output["alert"])
-    profile >> wait >> [score, quality] >> gate >> [retrain, alert]
+    profile >> wait >> quality >> score >> gate >> [retrain, alert]
+    wait >> score
+    quality >> gate

@@ -15,7 +15,9 @@ then turns the features into one verdict.
 A :class:`DriftResult` says what was compared: the model version and its reference
 profile, each batch (key, rows, validation warnings) and serving window in the target,
 and what is in the window but could not be scored yet (a serving profile still
-settling, a published batch not profiled yet).
+settling, a published batch not profiled yet). The monitor's quality check of the same
+run, when it scored something, rides along (:class:`QualitySummary`), so one report shows
+both signals.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring import sketches
 from driftloop.monitoring.profiles import ProfileRef, ValidationWarning, read_view
+from driftloop.monitoring.quality import MetricEstimate
 from driftloop.monitoring.report_html import render_drift_report
 from driftloop.versioning.transact import transact
 
@@ -109,6 +112,50 @@ class WaitingProfile(BaseModel):
         return f"{self.kind} {self.key}: {rows}{self.reason}{ready}"
 
 
+class ScoredBatchQuality(BaseModel):
+    """One batch a quality check scored: its labelled rows, each metric with its interval."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    batch: str
+    labelled_rows: int
+    metrics: dict[str, MetricEstimate]
+
+
+class QualityEvidence(BaseModel):
+    """What the quality rule read: the primary metric pooled over the window's labelled rows.
+
+    ``holdout`` is the champion's value on the promotion holdout (``None``: it has none, so
+    the rule cannot fire); ``pooled`` is ``None`` when too few rows were labelled.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    metric: str
+    holdout: float | None
+    tolerance: float
+    pooled: MetricEstimate | None
+    rows: int
+    min_rows: int
+
+
+class QualitySummary(BaseModel):
+    """A quality check's summary (``QualityCheck.summary()``), as a drift report keeps it.
+
+    ``batches`` are the batches pooled for the verdict, ``scored`` those the check scored
+    (first seen, or with late labels since). Keys the report does not read are kept.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    degraded: bool
+    reason: str
+    model_version: int | None = None
+    evidence: QualityEvidence
+    batches: list[str] = Field(default_factory=list)
+    scored: list[ScoredBatchQuality] = Field(default_factory=list)
+
+
 class DriftResult(BaseModel):
     """The outcome of one drift check: verdict, reason, per-feature table, what was compared.
 
@@ -116,8 +163,9 @@ class DriftResult(BaseModel):
     its training data commit ``data_commit``); ``batches`` and ``serving`` are the
     profiles merged into the target, ``waiting`` what is in the window but not scored
     yet, and ``trained_batches`` how many batches the version was trained on (never in
-    the target). ``newest_profile_at`` is where the monitor's checkpoint moves. Reports
-    written before these fields existed still load.
+    the target). ``newest_profile_at`` is where the monitor's checkpoint moves. ``quality``
+    is the summary of the quality check that ran before it in the same monitor run
+    (``None``: none scored anything). Reports written before these fields existed still load.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -147,6 +195,7 @@ class DriftResult(BaseModel):
     batches: list[ProfileRef] = Field(default_factory=list)
     serving: list[ProfileRef] = Field(default_factory=list)
     waiting: list[WaitingProfile] = Field(default_factory=list)
+    quality: QualitySummary | None = None
 
     def summary(self) -> dict[str, Any]:
         """Small JSON for XCom, Asset events and a retrain's conf.
@@ -426,7 +475,8 @@ def write_drift_report(
 
     Paths: ``monitoring/<dataset>/reports/<checked_at>-<id>.json`` and ``.html``. The HTML
     report is one self-contained page (:mod:`~driftloop.monitoring.report_html`): the verdict,
-    the scores and each feature's distributions, drawn from the two profiles.
+    the model's quality (``result.quality``), the scores and each feature's distributions,
+    drawn from the two profiles. The JSON is the whole result, ``quality`` included.
 
     Returns:
         The result with ``report_json`` and ``report_html`` set.

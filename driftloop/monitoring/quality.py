@@ -211,6 +211,18 @@ def with_late_labels(frame: pd.DataFrame, spec: DatasetSpec, labels: pd.Series) 
     return filled
 
 
+def holdout_value(version: ModelVersion, metric: str) -> float | None:
+    """``version``'s own ``metric`` on the promotion holdout (``None``: its lineage has none)."""
+    raw = version.lineage.metrics.get(metric)
+    return float(raw) if isinstance(raw, int | float) else None
+
+
+def labelled_rows(frame: pd.DataFrame, spec: DatasetSpec, labels: pd.Series) -> pd.DataFrame:
+    """``frame``'s rows that have a label: their own, or a late one joined by id."""
+    filled = with_late_labels(frame, spec, labels)
+    return filled[filled[spec.target].notna()]
+
+
 def judge_quality(
     pooled: Mapping[str, MetricEstimate] | None,
     *,
@@ -226,8 +238,7 @@ def judge_quality(
     (``lineage.metrics``); without one, the rule cannot fire.
     """
     metric = policy.metric
-    raw = version.lineage.metrics.get(metric)
-    holdout = float(raw) if isinstance(raw, int | float) else None
+    holdout = holdout_value(version, metric)
     estimate = pooled.get(metric) if pooled else None
     signature = hashlib.sha256(
         f"quality|{dataset}|v{version.version}|{metric}|{','.join(sorted(batches))}".encode()

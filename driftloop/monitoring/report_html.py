@@ -1,12 +1,16 @@
 """The drift report: one self-contained HTML page, safe to open anywhere.
 
-The verdict and its reason, what was compared, the per-feature scores and, per feature,
-its reference and target distributions as inline SVG computed from the profiles. Every
-string that comes from data (dataset, feature and category names, reasons, keys) is
-escaped; the page has no script, no frame and no URL, and its one inline style block is
-allowed by hash in the page's own Content-Security-Policy (:data:`DRIFT_REPORT_CSP`).
-Styled like Airflow's UI, light or dark as the reader's system prefers. The same inputs
-give the same bytes.
+The drift verdict and its reason; the model's quality, from the quality check that ran
+before the drift check in the same monitor run (its verdict and reason, the primary metric
+pooled with its interval against the champion's holdout value and the tolerance, labelled
+rows against the rule's minimum, each batch scored in this check with every metric and
+its interval; or one line saying quality was not scored); what was compared; the
+per-feature scores and, per feature, its reference and target distributions as inline SVG
+computed from the profiles. Every string that comes from data (dataset, feature, category
+and metric names, reasons, batch keys) is escaped; the page has no script, no frame and
+no URL, and its one inline style block is allowed by hash in the page's own
+Content-Security-Policy (:data:`DRIFT_REPORT_CSP`). Styled like Airflow's UI, light or
+dark as the reader's system prefers. The same inputs give the same bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from driftloop.monitoring.drift import DriftResult, FeatureDrift
+    from driftloop.monitoring.drift import DriftResult, FeatureDrift, QualitySummary
     from driftloop.monitoring.sketches import FeatureDistribution
 
 # Airflow 3's palette (its UI theme's brand, gray, red and green scales).
@@ -94,6 +98,7 @@ def render_drift_report(result: DriftResult, distributions: Sequence[FeatureDist
             _badge(result.drifted, "Drift", "No drift"),
             f'</header><p class="reason">{_e(result.reason)}</p>',
             _facts(result),
+            _quality(result.quality),
             "<h2>What was compared</h2>",
             f"<pre>{_e(chr(10).join(result.describe_window()))}</pre>",
             "<h2>Scores</h2>",
@@ -135,8 +140,59 @@ def _facts(result: DriftResult) -> str:
         ("signature", result.signature),
         ("JSON", result.report_json),
     ]
-    rows = "".join(f"<dt>{name}</dt><dd>{_e(value)}</dd>" for name, value in facts if value)
+    return _terms(facts)
+
+
+def _terms(terms: Sequence[tuple[str, object]]) -> str:
+    """A definition list of the terms that have a value (names are ours, values escaped)."""
+    rows = "".join(f"<dt>{name}</dt><dd>{_e(value)}</dd>" for name, value in terms if value)
     return f"<dl>{rows}</dl>"
+
+
+def _quality(quality: QualitySummary | None) -> str:
+    """The quality check's verdict and evidence, and the batches it scored."""
+    if quality is None:
+        return (
+            '<h2>Model quality</h2><p class="muted">Quality was not scored in this check '
+            "(no new labelled rows, or quality monitoring is off).</p>"
+        )
+    evidence = quality.evidence
+    holdout = "none recorded" if evidence.holdout is None else f"{evidence.holdout:.3f}"
+    terms = [
+        ("model version", quality.model_version),
+        ("metric", evidence.metric),
+        ("pooled over the window", evidence.pooled.describe() if evidence.pooled else "none"),
+        ("champion's holdout", holdout),
+        ("tolerance", f"{evidence.tolerance:g}"),
+        ("labelled rows", f"{evidence.rows} (the rule needs {evidence.min_rows})"),
+        ("batches pooled", str(len(quality.batches))),
+    ]
+    return (
+        f"<h2>Model quality {_badge(quality.degraded, 'Degraded', 'Holding')}</h2>"
+        f'<p class="reason">{_e(quality.reason)}</p>{_terms(terms)}{_scored(quality)}'
+    )
+
+
+def _scored(quality: QualitySummary) -> str:
+    """Each batch scored in this check: labelled rows, each metric with its interval."""
+    if not quality.scored:
+        return '<p class="muted">No batch was scored in this check.</p>'
+    metrics = list(dict.fromkeys(name for b in quality.scored for name in b.metrics))
+    head = "".join(f"<th>{_e(name)}</th>" for name in metrics)
+    rows = []
+    for batch in quality.scored:
+        cells = "".join(
+            f'<td class="num">{_e(batch.metrics[m].describe()) if m in batch.metrics else ""}</td>'
+            for m in metrics
+        )
+        rows.append(
+            f'<tr><td>{_e(batch.batch)}</td><td class="num">{batch.labelled_rows}</td>{cells}</tr>'
+        )
+    return (
+        '<p class="muted">Scored in this check (value [bootstrap interval]):</p>'
+        f"<table><thead><tr><th>batch</th><th>labelled rows</th>{head}</tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _scores(features: Sequence[FeatureDrift]) -> str:

@@ -48,6 +48,7 @@ with the profile that is scored.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -91,10 +92,12 @@ if TYPE_CHECKING:
 
     from driftloop.config import Settings
     from driftloop.config.monitoring import MonitoringSettings
-    from driftloop.monitoring.drift import DriftScorer
+    from driftloop.monitoring.drift import DriftScorer, QualitySummary
     from driftloop.registry import ModelVersion, Registry
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
+
+log = logging.getLogger(__name__)
 
 _WARNINGS = TypeAdapter(list[ValidationWarning])
 _SETTLING = "still settling"
@@ -172,6 +175,7 @@ def check_drift(
     since: datetime | None,
     scorer: DriftScorer | None = None,
     against: int | None = None,
+    quality: QualitySummary | None = None,
 ) -> DriftResult:
     """Score the window of the champion (or of version ``against``) against its reference.
 
@@ -181,6 +185,9 @@ def check_drift(
     only when one of its profiles was recorded after ``since``; without, it is judged now.
     The result, with its JSON and HTML report written to the monitoring branch, is
     returned; its ``newest_profile_at`` is where the monitor's checkpoint may move.
+    ``quality``, the summary of a quality check run just before (the monitor DAG's), goes
+    into the result and the report's "Model quality" section; ``None``: the section says
+    quality was not scored in this check. It plays no part in the drift verdict.
 
     Raises:
         DriftCheckSkipped: nothing new after ``since``, an empty window, fewer rows in
@@ -253,6 +260,7 @@ def check_drift(
             "batches": batches,
             "serving": [p for p in window.scored if p.kind == "serving"],
             "waiting": window.waiting,
+            "quality": quality,
         }
     )
     return write_drift_report(
@@ -274,13 +282,15 @@ def run_drift_check(
     *,
     since: datetime | None = None,
     scorer: DriftScorer | None = None,
+    quality: QualitySummary | None = None,
 ) -> DriftResult:
     """Check the champion's window when something is new since the checkpoint (or ``since``).
 
     The checkpoint then moves past every profile the check looked at, judged or not
     (outside the window, or a window too small yet, which the next check judges whole
     with what comes next), except serving profiles still settling. It stays put when
-    there was nothing new, or nothing ready.
+    there was nothing new, or nothing ready. ``quality`` goes to the report, as in
+    :func:`check_drift`.
 
     Raises:
         DriftCheckSkipped: see :func:`check_drift`.
@@ -292,7 +302,9 @@ def run_drift_check(
     branch, main = settings.monitoring.branch, settings.main_branch
     start = since if since is not None else read_checkpoint(store, spec.name, ref=branch)
     try:
-        result = check_drift(store, registry, spec, settings, since=start, scorer=scorer)
+        result = check_drift(
+            store, registry, spec, settings, since=start, scorer=scorer, quality=quality
+        )
     except DriftCheckSkipped as skipped:
         if skipped.consumed_until is not None:
             write_checkpoint(
@@ -316,6 +328,10 @@ def profile_new_batches(
 ) -> list[ProfileRef]:
     """Profile every batch published on main (as of ``commit``) that has no batch profile yet.
 
+    A labels-only dataset (:attr:`~driftloop.spec.DatasetSpec.labels_only`) has no features
+    to profile: nothing is written, and the ingest DAG's profile step sends no event, so a
+    labels batch does not start a drift monitor run that would find nothing new to judge.
+
     A batch's window is the data interval in the metadata of the commit that published
     it, and its validation warnings that commit's ``validation_warnings`` (searched in
     the newest ``monitoring.batch_log_limit`` commits of main); both go into the
@@ -335,6 +351,13 @@ def profile_new_batches(
             warnings.
         VersioningError: the store failed.
     """
+    if spec.labels_only:
+        log.info(
+            "%s is a labels-only dataset (no features): its batches have nothing to profile "
+            "for drift; no profile written",
+            spec.name,
+        )
+        return []
     monitoring, main = settings.monitoring, settings.main_branch
     if commit is None:
         commit = store.resolve(main)

@@ -81,7 +81,12 @@ class SourceSpec(BaseModel):
 
 
 class DatasetSpec(BaseModel):
-    """A dataset: its source, target, optional id and event-time columns, and features."""
+    """A dataset: its source, target, optional id and event-time columns, and features.
+
+    A spec without features is a labels-only dataset: late labels (the id and the target)
+    for the rows of a model's dataset, joined onto them by id. It is ingested and validated
+    like any dataset, but has nothing to profile for drift and nothing to train on.
+    """
 
     name: str = Field(
         description="ASCII letters, digits, '_' and '-' (not first): it names the data folder "
@@ -93,7 +98,15 @@ class DatasetSpec(BaseModel):
     positive_label: str = Field(description="The label predicted as probability 1")
     id_column: str | None = None
     event_time_column: str | None = None
-    features: list[Feature]
+    features: list[Feature] = Field(
+        description="The model's inputs; empty for a labels-only dataset (see the class)"
+    )
+    late_labels: bool = Field(
+        default=False,
+        description="Rows may arrive without their label, which lands later by id in the "
+        "labels dataset: such rows are published with a warning, and training and the "
+        "quality check use them once labelled; needs an id_column",
+    )
 
     @field_validator("name")
     @classmethod
@@ -120,7 +133,22 @@ class DatasetSpec(BaseModel):
         clash = sorted(reserved & set(names))
         if clash:
             raise ValueError(f"columns {clash} are the target, id or event time, not features")
+        if self.late_labels and (self.id_column is None or self.labels_only):
+            raise ValueError(
+                "late_labels needs an 'id_column' (late labels are joined by id) and features "
+                "(a labels-only dataset is where the late labels land)"
+            )
+        if self.labels_only and self.id_column is None:
+            raise ValueError(
+                "a spec without features is a labels-only dataset, whose labels are joined "
+                "by id onto another dataset's rows: it needs an 'id_column'"
+            )
         return self
+
+    @property
+    def labels_only(self) -> bool:
+        """Whether the dataset carries only labels (no features): no drift, no model."""
+        return not self.features
 
     @property
     def feature_names(self) -> list[str]:

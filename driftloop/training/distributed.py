@@ -170,9 +170,15 @@ def assign(partitions: list[Partition], workers: list[str]) -> list[str]:
 
 
 def prepare_partition(
-    partition: Partition, storage_options: Mapping[str, Any], spec: DatasetSpec
+    partition: Partition,
+    storage_options: Mapping[str, Any],
+    spec: DatasetSpec,
+    late_labels: pd.Series,
 ) -> dict[str, Any]:
     """Read one partition and turn it into model inputs (runs on a worker).
+
+    With ``late_labels`` in the spec, ``late_labels`` (target by id) are joined onto its
+    rows and the rows still without a label are left out, as the local engine does.
 
     Returns:
         ``x_train``, ``y_train``, ``x_valid``, ``y_valid`` (features as ``model_frame`` gives
@@ -191,6 +197,10 @@ def prepare_partition(
         storage_options=storage_options,
         label=f"{partition.path} (row groups {list(partition.row_groups)})",
     )
+    if spec.late_labels:
+        from driftloop.monitoring.quality import labelled_rows
+
+        frame = labelled_rows(frame, spec, late_labels)
     check_columns(frame, spec)
     y = pd.Series(labels(frame, spec), index=frame.index)
     split = split_assignment(frame, spec)
@@ -214,6 +224,7 @@ def train_on_dask(
     params: TrainingParams,
     *,
     workers: int | None = None,
+    late_labels: pd.Series | None = None,
 ) -> DaskTraining:
     """Train on the objects of ``located`` with ``xgboost.dask`` on ``workers`` of the cluster.
 
@@ -223,6 +234,8 @@ def train_on_dask(
         spec: their dataset spec.
         params: the training parameters.
         workers: how many workers train (default: every worker of the cluster).
+        late_labels: for a ``late_labels`` spec, the labels landed since (target by id),
+            sent once to every worker.
 
     Raises:
         ClusterUnavailable: the cluster has fewer than ``workers`` workers.
@@ -235,6 +248,9 @@ def train_on_dask(
     ranked = training_workers(client, workers)
     partitions = plan_partitions(located, partition_rows=PARTITION_ROWS)
     run = uuid.uuid4().hex[:12]
+    late = client.scatter(
+        late_labels if late_labels is not None else pd.Series(dtype=object), broadcast=True
+    )
     pieces: dict[str, list[Future]] = {name: [] for name in (*_PIECES, "summary")}
     for index, (partition, worker) in enumerate(
         zip(partitions, assign(partitions, ranked), strict=True)
@@ -245,6 +261,7 @@ def train_on_dask(
             partition,
             located.storage_options,
             spec,
+            late,
             key=f"{PARTITION_KEY}-{run}-{index}",
             **pinned,
         )

@@ -112,9 +112,14 @@ def check_trainable(
     """Refuse rows that cannot train a model; return ``params`` with the class weight resolved.
 
     Raises:
-        TrainingError: fewer than ``params.min_rows`` rows, a single class in the data or in
-            the training split, or no validation rows (each message says which).
+        TrainingError: a labels-only spec (no features), fewer than ``params.min_rows``
+            rows, a single class in the data or in the training split, or no validation
+            rows (each message says which).
     """
+    if spec.labels_only:
+        raise TrainingError(
+            f"dataset {spec.name!r} is labels-only (no features): nothing to train a model on"
+        )
     total = counts.total
     if total < params.min_rows:
         raise TrainingError(

@@ -25,9 +25,9 @@ from driftloop.monitoring.quality import (
     QualityStore,
     QualityVerdict,
     judge_quality,
+    labelled_rows,
     late_labels,
     unseen_batches,
-    with_late_labels,
 )
 from driftloop.training.evaluation import predict_probability, score_probabilities
 from driftloop.training.features import labels
@@ -161,10 +161,8 @@ def check_quality(
     threshold = float(champion.lineage.params.get("threshold", TrainingParams().threshold))
     pooled_y, pooled_p, judged, scored = [], [], [], []
     for batch in batches:
-        frame = with_late_labels(
-            read_parquet_bytes(store.read_object(head, batch.path), label=batch.path), spec, late
-        )
-        labelled = frame[frame[spec.target].notna()]
+        frame = read_parquet_bytes(store.read_object(head, batch.path), label=batch.path)
+        labelled = labelled_rows(frame, spec, late)
         if labelled.empty:
             continue
         y = labels(labelled, spec)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tempfile
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ from driftloop.versioning.transact import transact
 if TYPE_CHECKING:
     from distributed import Client
 
+log = logging.getLogger(__name__)
+
 
 class Candidate(BaseModel):
     """A trained model and its evidence, written to the store, not yet registered."""
@@ -86,6 +89,27 @@ def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.D
         raise TrainingError(str(exc)) from exc
 
 
+def landed_labels(
+    store: VersionStore, spec: DatasetSpec, commit_id: str, *, settings: Settings
+) -> pd.Series:
+    """The late labels at ``commit_id`` for a ``late_labels`` spec: target by id (else empty).
+
+    Training joins them onto its rows and leaves out the rows still without a label, so a
+    commit always gives the same training rows.
+
+    Raises:
+        TrainingError: a labels batch lacks the id or the target column.
+    """
+    from driftloop.monitoring.quality import late_labels
+
+    if not spec.late_labels:
+        return pd.Series(dtype=object)
+    try:
+        return late_labels(store, spec, settings.monitoring.quality, ref=commit_id)
+    except DataSourceError as exc:
+        raise TrainingError(str(exc)) from exc
+
+
 def locate_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> ObjectLocations:
     """Where Dask workers read every published batch of ``spec``'s dataset at one commit.
 
@@ -96,6 +120,20 @@ def locate_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> Ob
         return locate_published(store, spec, commit_id)
     except DataSourceError as exc:
         raise TrainingError(str(exc)) from exc
+
+
+def _labelled(frame: pd.DataFrame, spec: DatasetSpec, late: pd.Series) -> pd.DataFrame:
+    """The rows of ``frame`` with a label (own or late), saying how many wait for theirs."""
+    from driftloop.monitoring.quality import labelled_rows
+
+    labelled = labelled_rows(frame, spec, late)
+    if len(labelled) < len(frame):
+        log.info(
+            "%d of %d rows have no label yet (late_labels): left out of training",
+            len(frame) - len(labelled),
+            len(frame),
+        )
+    return labelled
 
 
 def run_folder(spec: DatasetSpec, run_key: str) -> str:
@@ -182,6 +220,8 @@ def fit_locally(
     from driftloop.monitoring.steps import reference_profile_for_training
 
     frame = read_dataset(store, spec, data_commit)
+    if spec.late_labels:
+        frame = _labelled(frame, spec, landed_labels(store, spec, data_commit, settings=settings))
     split = split_assignment(frame, spec)
     trained = train_model(frame, spec, params, split=split)
     holdout = holdout_rows(frame, spec, split=split)
@@ -222,7 +262,10 @@ def fit_on_dask(
     from driftloop.training.distributed import train_on_dask
 
     located = locate_dataset(store, spec, data_commit)
-    trained = train_on_dask(cluster, located, spec, params, workers=settings.dask.workers)
+    late = landed_labels(store, spec, data_commit, settings=settings)
+    trained = train_on_dask(
+        cluster, located, spec, params, workers=settings.dask.workers, late_labels=late
+    )
     # Keyed by the objects' content, as the local engine keys it by the rows' content.
     digest = hashlib.sha256("\n".join(o.checksum for o in located.objects).encode())
     monitoring = settings.monitoring

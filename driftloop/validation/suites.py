@@ -86,13 +86,13 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
     """Build the baseline two-tier expectation suite for ``spec`` from a sample that fits it.
 
     Critical: the exact column set, at least one row, and per column (in ``spec.columns``
-    order) its type; the id not null and unique; the target not null with its labels; for
-    features and the event time, a null share beyond :func:`critical_null_share` of the
-    sample's; ``>= 0`` when the sample has no negatives. Warning: a null share beyond
-    :func:`warning_null_share`; the sample's range widened by ``slack`` times its width, met
-    by ``RANGE_MOSTLY`` of the rows; the known categories. The id column's type follows the
-    sample; the event-time column has no type rule, as its type depends on the source
-    (datetime with or without zone, or ISO text).
+    order) its type; the id not null and unique; the target not null (a warning with
+    ``late_labels``) with its labels; for features and the event time, a null share beyond
+    :func:`critical_null_share` of the sample's; ``>= 0`` when the sample has no negatives.
+    Warning: a null share beyond :func:`warning_null_share`; the sample's range widened by
+    ``slack`` times its width, met by ``RANGE_MOSTLY`` of the rows; the known categories.
+    The id column's type follows the sample; the event-time column has no type rule, as its
+    type depends on the source (datetime with or without zone, or ISO text).
 
     Returns:
         The suite as ``ExpectationSuite.to_json_dict()`` gives it, without ids, so the same
@@ -141,9 +141,19 @@ def build_suite(df: pd.DataFrame, spec: DatasetSpec, *, slack: float = 0.25) -> 
             ]
         elif column == spec.target:
             why = "a row without a known label cannot train or score a model"
+            waits = (
+                "a row without its label waits for it (late_labels): training and the "
+                "quality check use the row once its label lands"
+            )
             expectations += [
                 _type_rule(gxe, column, STRING_TYPES),
-                _rule(gxe.ExpectColumnValuesToNotBeNull, CRITICAL, "target", why, column=column),
+                _rule(
+                    gxe.ExpectColumnValuesToNotBeNull,
+                    WARNING if spec.late_labels else CRITICAL,
+                    "target",
+                    waits if spec.late_labels else why,
+                    column=column,
+                ),
                 _rule(
                     gxe.ExpectColumnValuesToBeInSet,
                     CRITICAL,

@@ -2,8 +2,12 @@
 
 Composed in the monitor DAG as::
 
-    NewProfileSensor >> ScoreDriftOperator >> RetrainGateOperator >> [TriggerDagRunOperator,
-                                                                      SendAlertOperator]
+    NewProfileSensor >> ScoreQualityOperator >> ScoreDriftOperator >> RetrainGateOperator
+    NewProfileSensor >> ScoreDriftOperator
+    ScoreQualityOperator >> RetrainGateOperator >> [TriggerDagRunOperator, SendAlertOperator]
+
+The drift check runs after the quality check so that its report shows both; it runs
+when the quality check skipped too (nothing new labelled).
 
 Each ``execute()`` calls one function of :mod:`driftloop.monitoring` and returns a small dict.
 """
@@ -50,7 +54,8 @@ class ProfileBatchesOperator(DriftloopBaseOperator):
     With outlets (the ingest DAG's ``BATCH_PROFILES``), each outlet's Asset event carries
     ``{"dataset", "batches", "rows", "commit"}``, and a run that wrote no profile (a re-run,
     a batch profiled already) skips: Airflow emits an event for every outlet of a task that
-    succeeds, and an event must mean a profile was written.
+    succeeds, and an event must mean a profile was written. A labels-only dataset's batches
+    (late labels) have nothing to profile: the task skips for them too.
 
     :param commit: the commit of ``main`` to profile, e.g. the publish task's
         ``commit_id`` (templated); empty: main's head.
@@ -81,9 +86,12 @@ class ProfileBatchesOperator(DriftloopBaseOperator):
         if not self.outlets:
             return profiled
         if not written:
-            raise AirflowSkipException(
-                f"every batch of {self.spec.name} at {commit} has a profile: no event to send"
+            reason = (
+                f"{self.spec.name} is a labels-only dataset: nothing to profile"
+                if self.spec.labels_only
+                else f"every batch of {self.spec.name} at {commit} has a profile"
             )
+            raise AirflowSkipException(f"{reason}: no event to send")
         event = {
             "dataset": self.spec.name,
             "batches": profiled["profiled"],
@@ -111,18 +119,31 @@ class ScoreDriftOperator(DriftloopBaseOperator):
     nothing to judge (nothing new in the window, too few rows, no champion with a
     reference profile).
 
+    The quality check's summary (``quality``) goes into the report, JSON and HTML (its
+    "Model quality" section); it does not change the drift verdict, and the gate reads it
+    on its own. Run it with ``trigger_rule="none_failed_min_one_success"`` after the
+    quality task, so that a skipped quality check (its XCom resolves to ``None``) leaves a
+    report saying quality was not scored, and a failed one fails this task upstream.
+
     :param since: ISO timestamp overriding the checkpoint (templated).
+    :param quality: the output of :class:`~driftloop_provider.quality.ScoreQualityOperator`
+        (templated): :class:`~driftloop.monitoring.drift.QualitySummary` as a dict; ``None``:
+        not scored in this run. Fails, without retrying, when it is not such a summary.
     """
 
-    template_fields: Sequence[str] = ("since",)
+    template_fields: Sequence[str] = ("since", "quality")
 
-    def __init__(self, *, since: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, since: str | None = None, quality: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.since = since
+        self.quality = quality
 
     def execute(self, context: Context) -> dict[str, Any]:
         """Check drift; return the summary."""
+        from pydantic import ValidationError
+
         from driftloop.exceptions import ConfigError, DriftCheckSkipped
+        from driftloop.monitoring.drift import QualitySummary
         from driftloop.monitoring.steps import run_drift_check
 
         try:
@@ -130,8 +151,12 @@ class ScoreDriftOperator(DriftloopBaseOperator):
         except ValueError as bad:
             raise AirflowFailException(f"since {self.since!r} is not an ISO timestamp") from bad
         try:
+            quality = None if self.quality is None else QualitySummary.model_validate(self.quality)
+        except ValidationError as bad:
+            raise AirflowFailException(f"quality is not a quality check's summary: {bad}") from bad
+        try:
             result = run_drift_check(
-                self.store, self.registry, self.spec, self.settings, since=since
+                self.store, self.registry, self.spec, self.settings, since=since, quality=quality
             )
         except DriftCheckSkipped as skipped:
             raise AirflowSkipException(str(skipped)) from skipped

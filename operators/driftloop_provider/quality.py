@@ -1,6 +1,7 @@
 """The monitor's quality operator: score the champion on the labelled batches it has not seen.
 
-Runs beside :class:`~driftloop_provider.monitoring.ScoreDriftOperator`; its summary goes to
+Runs before :class:`~driftloop_provider.monitoring.ScoreDriftOperator`, whose drift report
+shows its verdict; its summary also goes to
 :class:`~driftloop_provider.monitoring.RetrainGateOperator` (``quality=``), which combines
 it with drift under ``monitoring.retrain_on``.
 """

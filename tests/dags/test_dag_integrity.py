@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -100,6 +101,40 @@ def test_drift_monitor_waits_deferrably_and_gates_retraining(dagbag) -> None:
     retrain = dag.get_task("trigger_retrain")
     assert retrain.trigger_dag_id == "driftloop_train"
     assert dag.max_active_runs == 1
+
+
+class _RunTaskInstance:
+    """The slice of a task instance that resolves an XCom argument: what a run pushed."""
+
+    def __init__(self, pushed: dict[str, object]) -> None:
+        self.pushed = pushed
+
+    def xcom_pull(self, *, task_ids: str, key: str, default: object, map_indexes: object) -> object:
+        assert key == "return_value" and map_indexes is None
+        return self.pushed.get(task_ids, default)
+
+
+def test_drift_monitor_scores_quality_first_and_drift_even_when_quality_skips(dagbag) -> None:
+    """The drift report shows the quality verdict; drift is scored without one too."""
+    dag = dagbag.dags["driftloop_drift_monitor"]
+    quality, score, gate = (
+        dag.get_task(t) for t in ("score_quality", "score_drift", "retrain_gate")
+    )
+    # A skipped sensor skips the quality check, and with it the drift check.
+    assert quality.upstream_task_ids == {"wait_for_profiles"}
+    assert quality.trigger_rule == "all_success"
+    # Quality skipped (nothing new labelled): drift still runs; quality failed: it does not.
+    assert score.upstream_task_ids == {"wait_for_profiles", "score_quality"}
+    assert score.trigger_rule == "none_failed_min_one_success"
+    assert score.quality.operator is quality
+    assert gate.upstream_task_ids == {"score_drift", "score_quality"}
+    assert gate.trigger_rule == "none_failed_min_one_success"
+    assert (gate.drift.operator, gate.quality.operator) == (score, quality)
+    summary = {"degraded": False, "reason": "no quality loss"}
+    for pushed, handed in (({}, None), ({"score_quality": summary}, summary)):
+        task = copy.copy(score)
+        task.render_template_fields({"ti": _RunTaskInstance(pushed)})  # type: ignore[arg-type]
+        assert task.quality == handed
 
 
 def test_drift_monitor_runs_on_batch_profile_events_or_every_ten_minutes(dagbag) -> None:

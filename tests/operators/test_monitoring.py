@@ -6,11 +6,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from airflow.sdk.exceptions import AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from airflow.sdk.execution_time.task_runner import _serialize_outlet_events
 
 from driftloop.config import Settings, get_settings
+from driftloop.monitoring.drift import DriftResult
 from driftloop.monitoring.profiles import profile_frame, write_profile
 from driftloop.monitoring.steps import reference_profile_for_training
 from driftloop.registry import Registry
@@ -25,7 +26,7 @@ from driftloop_provider.monitoring import (
     SendAlertOperator,
 )
 from driftloop_provider.notifiers import DriftloopNotifier, RetrainOutcomeNotifier
-from tests.unit.monitoring.conftest import lineage, make_batch, publish_batch
+from tests.unit.monitoring.conftest import lineage, make_batch, publish_batch, quality_summary
 
 DRIFT = {
     "drifted": True,
@@ -262,8 +263,10 @@ def test_score_drift_returns_the_summary_and_logs_what_it_compared(
 ) -> None:
     _, spec = _champion(store)
     key = _serve(store, spec, make_batch(2, shift={"income": 0.5}))
+    quality = quality_summary(degraded=False)
+    task = ScoreDriftOperator(task_id="score_drift", quality=quality)
 
-    summary = ScoreDriftOperator(task_id="score_drift").execute({"outlet_events": {}})  # type: ignore[arg-type]
+    summary = task.execute({"outlet_events": {}})  # type: ignore[arg-type]
     logged = "".join(capfd.readouterr())
 
     assert summary["drifted"] and summary["drifted_features"] == ["income"]
@@ -274,6 +277,20 @@ def test_score_drift_returns_the_summary_and_logs_what_it_compared(
     assert summary["serving"]["profiles"] == 1 and summary["serving"]["rows"] == 10_000
     assert f"    {key}: 10000 rows" in logged
     assert "judged against version 1 of credit_risk: reference lakefs://" in logged
+    stored = store.read_object("monitoring", summary["report_json"])
+    assert DriftResult.model_validate_json(stored).model_dump(mode="json")["quality"] == quality
+    page = store.read_object("monitoring", summary["report_html"]).decode()
+    assert '<h2>Model quality <span class="badge steady">Holding</span></h2>' in page
+
+
+def test_score_drift_refuses_what_is_not_a_quality_summary(store: VersionStore) -> None:
+    broken = quality_summary(degraded=True)
+    del broken["evidence"]["pooled"]
+    task = ScoreDriftOperator(task_id="score_drift", quality=broken)
+
+    expected = r"not a quality check's summary(.|\n)*evidence\.pooled\n  Field required"
+    with pytest.raises(AirflowFailException, match=expected):
+        task.execute({"outlet_events": {}})  # type: ignore[arg-type]
 
 
 def test_score_drift_says_what_is_still_settling(

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -168,3 +169,52 @@ def publish_batch(
         metadata["validation_warnings"] = json.dumps(warnings)
     store.merge(branch, "main", f"Publish {key}", metadata)
     return key
+
+
+def quality_summary(
+    *, degraded: bool, batch: str = "2024-01-03T0000Z", reason: str | None = None
+) -> dict[str, Any]:
+    """The summary the monitor's quality task returns: one batch of 4000 labelled rows scored.
+
+    The champion's holdout roc_auc is 0.8; degraded, the batch scores 0.700 [0.680, 0.720].
+    """
+    from driftloop.config.monitoring import QualityPolicy
+    from driftloop.monitoring.quality import BatchQuality, MetricEstimate, judge_quality
+    from driftloop.registry import ModelVersion, VersionStatus
+    from driftloop.training.quality import QualityCheck
+
+    value = 0.70 if degraded else 0.79
+    roc_auc = MetricEstimate(value=value, low=value - 0.02, high=value + 0.02)
+    metrics = {"roc_auc": roc_auc, "log_loss": MetricEstimate(value=0.5, low=0.48, high=0.53)}
+    champion = ModelVersion(
+        model="credit_risk",
+        version=1,
+        run_key="r",
+        status=VersionStatus.REGISTERED,
+        lineage=lineage(),
+        reference_profile_uri=None,
+        created_by="t",
+        created_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    verdict = judge_quality(
+        metrics,
+        dataset="credit_risk",
+        version=champion,
+        rows=4000,
+        batches=[batch],
+        policy=QualityPolicy(tolerance=0.02, min_rows=1000),
+    )
+    if reason is not None:
+        verdict = verdict.model_copy(update={"reason": reason})
+    scored = BatchQuality(
+        model="credit_risk",
+        version=1,
+        batch=batch,
+        batch_commit="c0ffee02",
+        labels_commit="c0ffee03",
+        rows=4000,
+        labelled_rows=4000,
+        metrics=metrics,
+        scored_at=datetime(2024, 1, 4, tzinfo=UTC),
+    )
+    return QualityCheck(verdict=verdict, scored=[scored]).summary()

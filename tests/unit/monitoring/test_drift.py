@@ -191,7 +191,7 @@ def test_a_validation_warning_drifts_its_column_when_the_policy_counts_its_rule(
     assert all(f.validation_warning is None for f in result.features if f.name != "age")
 
 
-def test_a_report_written_before_the_window_was_recorded_still_loads(
+def test_a_report_written_before_the_window_and_quality_were_recorded_still_loads(
     spec: DatasetSpec, same_profile: bytes, reference_profile: bytes
 ) -> None:
     result = score_drift(same_profile, reference_profile, spec, DriftPolicy())
@@ -203,6 +203,7 @@ def test_a_report_written_before_the_window_was_recorded_still_loads(
         "batches",
         "serving",
         "waiting",
+        "quality",
     }
     old = result.model_dump(mode="json", exclude=window_fields)
     for feature in old["features"]:

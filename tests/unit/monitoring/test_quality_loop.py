@@ -17,6 +17,7 @@ from driftloop.config import Settings
 from driftloop.config.monitoring import MonitoringSettings, QualityPolicy
 from driftloop.data.sources import to_parquet_bytes
 from driftloop.exceptions import QualityCheckSkipped
+from driftloop.monitoring.drift import DriftResult, QualitySummary
 from driftloop.monitoring.guards import RetrainGuard
 from driftloop.monitoring.quality import QualityStore
 from driftloop.monitoring.retrain import gate_retrain
@@ -24,7 +25,7 @@ from driftloop.monitoring.steps import check_drift, profile_new_batches
 from driftloop.registry import ModelVersion, Registry
 from driftloop.spec import DatasetSpec
 from driftloop.training import TrainingParams
-from driftloop.training.quality import check_quality
+from driftloop.training.quality import QualityCheck, check_quality
 from driftloop.training.steps import (
     decide_promotion,
     promote_version,
@@ -109,10 +110,12 @@ def _gate(world: World, drift: dict | None, quality: dict | None, key: str):
     )
 
 
-def _drift(world: World) -> dict:
+def _drift(world: World, quality: QualityCheck | None = None) -> dict:
+    """Check drift as the monitor does, after the quality check, whose summary it reports."""
     profile_new_batches(world.store, world.spec, world.settings)
+    summary = QualitySummary.model_validate(quality.summary()) if quality else None
     return check_drift(
-        world.store, world.registry, world.spec, world.settings, since=None
+        world.store, world.registry, world.spec, world.settings, since=None, quality=summary
     ).summary()
 
 
@@ -121,7 +124,7 @@ def test_a_changed_relationship_fires_quality_and_the_gate_retrains_for_quality(
         publish_batch(world.store, world.spec, day, rows=2000, relationship_shift=0.5)
 
     check = check_quality(world.store, world.registry, world.quality, world.spec, world.settings)
-    drift = _drift(world)
+    drift = _drift(world, check)
 
     verdict = check.verdict
     assert verdict.degraded, verdict.reason
@@ -132,6 +135,13 @@ def test_a_changed_relationship_fires_quality_and_the_gate_retrains_for_quality(
     assert verdict.pooled.high < verdict.holdout
     assert not drift["drifted"], drift["reason"]
     assert [r.batch for r in check.scored] == verdict.batches
+    report = world.store.read_object("monitoring", drift["report_json"])
+    assert DriftResult.model_validate_json(report).quality == QualitySummary.model_validate(
+        check.summary()
+    )
+    page = world.store.read_object("monitoring", drift["report_html"]).decode()
+    assert '<h2>Model quality <span class="badge drift">Degraded</span></h2>' in page
+    assert "<td>2024-01-04T0000Z</td>" in page
     assert world.quality.results(world.spec.name, world.champion.version) == check.scored
 
     gate = _gate(world, drift, check.summary(), key="run-q")

@@ -3,13 +3,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import json
 import re
+from typing import Any
 
 import pytest
 
 from driftloop.config.monitoring import DriftPolicy
 from driftloop.monitoring.drift import (
     DriftResult,
+    QualitySummary,
     WhylogsDriftScorer,
     score_drift,
     write_drift_report,
@@ -20,7 +23,7 @@ from driftloop.monitoring.sketches import FeatureDistribution
 from driftloop.spec import DatasetSpec
 from driftloop.versioning.base import VersionStore
 from tests.support.page_urls import page_urls
-from tests.unit.monitoring.conftest import make_batch
+from tests.unit.monitoring.conftest import make_batch, quality_summary
 
 EVIL = "</script><script>alert(1)</script>"
 
@@ -129,7 +132,9 @@ def test_the_written_report_is_the_page_and_names_its_json(
     evil_profile: bytes,
     reference_profile: bytes,
 ) -> None:
-    result = score_drift(evil_profile, reference_profile, spec, DriftPolicy(), target_ids=["t"])
+    scored = score_drift(evil_profile, reference_profile, spec, DriftPolicy(), target_ids=["t"])
+    summary = quality_summary(degraded=True)
+    result = scored.model_copy(update={"quality": QualitySummary.model_validate(summary)})
 
     written = write_drift_report(
         local_store, result, target=evil_profile, reference=reference_profile
@@ -137,7 +142,94 @@ def test_the_written_report_is_the_page_and_names_its_json(
 
     page = local_store.read_object("monitoring", str(written.report_html)).decode()
     assert html.escape(str(written.report_json)) in page
+    assert '<h2>Model quality <span class="badge drift">Degraded</span></h2>' in page
+    stored = json.loads(local_store.read_object("monitoring", str(written.report_json)))
+    assert stored["quality"] == summary  # every key, the ones the page does not show too
+    assert DriftResult.model_validate(stored) == written
     distributions = WhylogsDriftScorer().distributions(
         evil_profile, reference_profile, result.features
     )
     assert page == render_drift_report(written, distributions)
+
+
+def _checked(quality: dict[str, Any] | None) -> DriftResult:
+    """A drift check (nothing scored) carrying the quality check's summary."""
+    return DriftResult.model_validate(
+        {
+            "dataset": "credit_risk",
+            "drifted": False,
+            "reason": "no drift: no feature could be scored",
+            "drifted_features": [],
+            "features": [],
+            "signature": "s",
+            "target_rows": 4000,
+            "reference_rows": 10_000,
+            "checked_at": "2024-01-04T00:00:00Z",
+            "quality": quality,
+        }
+    )
+
+
+def _quality_section(page: str) -> str:
+    """The page from the Model quality heading to the next section's."""
+    return page.split("<h2>Model quality", 1)[1].split("<h2>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("degraded", "badge", "roc_auc"),
+    [
+        (True, '<span class="badge drift">Degraded</span>', "0.700 [0.680, 0.720]"),
+        (False, '<span class="badge steady">Holding</span>', "0.790 [0.770, 0.810]"),
+    ],
+)
+def test_the_quality_section_shows_the_verdict_its_evidence_and_each_batch_scored(
+    degraded: bool, badge: str, roc_auc: str
+) -> None:
+    summary = quality_summary(degraded=degraded)
+
+    page = render_drift_report(_checked(summary), [])
+
+    section = _quality_section(page)
+    assert section.startswith(f" {badge}</h2>")
+    assert f'<p class="reason">{html.escape(summary["reason"])}</p>' in section
+    for term, value in [
+        ("model version", "1"),
+        ("metric", "roc_auc"),
+        ("pooled over the window", roc_auc),
+        ("champion's holdout", "0.800"),
+        ("tolerance", "0.02"),
+        ("labelled rows", "4000 (the rule needs 1000)"),
+        ("batches pooled", "1"),
+    ]:
+        assert f"<dt>{term}</dt><dd>{value}</dd>" in section
+    assert (
+        "<tr><th>batch</th><th>labelled rows</th><th>roc_auc</th><th>log_loss</th></tr>"
+        '</thead><tbody><tr><td>2024-01-03T0000Z</td><td class="num">4000</td>'
+        f'<td class="num">{roc_auc}</td><td class="num">0.500 [0.480, 0.530]</td></tr>'
+    ) in section
+    assert page.index("<h2>Model quality") < page.index("<h2>What was compared</h2>")
+
+
+def test_without_a_quality_check_the_section_says_quality_was_not_scored() -> None:
+    page = render_drift_report(_checked(None), [])
+
+    assert _quality_section(page) == (
+        '</h2><p class="muted">Quality was not scored in this check (no new labelled rows, '
+        "or quality monitoring is off).</p>"
+    )
+
+
+def test_a_hostile_batch_key_reason_or_metric_name_is_escaped() -> None:
+    name = '"><img src=x onerror=alert(1)>'
+    summary = quality_summary(degraded=True, batch=EVIL, reason=f"quality: {name}")
+    summary["scored"][0]["metrics"][name] = {"value": 0.5, "low": 0.4, "high": 0.6}
+
+    page = render_drift_report(_checked(summary), [])
+
+    for markup in (EVIL, name, "<img", "<script"):
+        assert markup not in page
+    assert f"<td>{html.escape(EVIL)}</td>" in page
+    assert f"<th>{html.escape(name)}</th>" in page
+    assert f'<p class="reason">quality: {html.escape(name)}</p>' in page
+    assert page_urls(page) == []
+    assert page == render_drift_report(_checked(summary), [])
