@@ -21,10 +21,12 @@ from fastapi import Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from driftloop_ui.charts import line_chart
+from driftloop_ui.charts import interval_chart, line_chart
 
 if TYPE_CHECKING:
     from driftloop.config import Settings
+    from driftloop.monitoring.quality import QualityStore
+    from driftloop.overview.quality import QualityHistory
     from driftloop.registry import Registry
     from driftloop.spec import DatasetSpec
     from driftloop.versioning.base import VersionStore
@@ -84,6 +86,14 @@ def _registry() -> Registry:
     return open_registry(_settings().registry_database_url)
 
 
+@lru_cache(maxsize=1)
+def _quality() -> QualityStore:
+    # One per process: the store checks the schema on its first call, not on each page.
+    from driftloop.monitoring.quality import QualityStore
+
+    return QualityStore(url=_settings().registry_database_url)
+
+
 def _store() -> VersionStore:
     from driftloop.versioning.factory import open_store
 
@@ -130,15 +140,42 @@ def models(request: Request, user: GetUserDep) -> HTMLResponse:
 
 @app.get("/models/{version}", response_class=HTMLResponse)
 def version_page(request: Request, version: int, user: GetUserDep) -> HTMLResponse:
-    """One version: lineage, decisions with evidence, alias moves, plots."""
+    """One version: lineage, quality on labelled batches, decisions, alias moves, plots."""
     from driftloop.exceptions import VersionNotFound
     from driftloop.overview.models import version_detail
+    from driftloop.overview.quality import quality_history
 
     try:
         detail = version_detail(_registry(), _store(), _spec().name, version)
     except VersionNotFound as missing:
         raise HTTPException(404, str(missing)) from missing
-    return _page(request, "version.html", user, detail=detail, champion=_champion(), dag=TRAIN_DAG)
+    quality = quality_history(_quality(), detail.version, _settings().monitoring.quality)
+    return _page(
+        request,
+        "version.html",
+        user,
+        detail=detail,
+        quality=quality,
+        quality_chart=_quality_chart(quality),
+        champion=_champion(),
+        dag=TRAIN_DAG,
+    )
+
+
+def _quality_chart(history: QualityHistory) -> str:
+    """The rule's metric per batch with its interval, the holdout value and the rule's line."""
+    metric, holdout, limit = history.metric, history.holdout, history.limit
+    sign = "+" if history.lower_is_better else "\u2212"
+    return interval_chart(
+        [None if e is None else (e.value, e.low, e.high) for e in history.estimates()],
+        [r.batch for r in history.results],
+        title=f"{metric} of version {history.version} on each labelled batch",
+        name=f"{metric} on the batch (bar: its interval)",
+        baseline=None if holdout is None else (f"holdout {holdout:.3f}", holdout),
+        limit=None
+        if limit is None
+        else (f"holdout {sign} tolerance {history.tolerance:g}: {limit:.3f}", limit),
+    )
 
 
 @app.get("/models/{version}/plots/{name}")
@@ -253,7 +290,7 @@ def drift(request: Request, user: GetUserDep) -> HTMLResponse:
     history = drift_history(_store(), _spec().name, _settings().monitoring.branch)
     labels = [check.checked_at.strftime("%m-%d %H:%M") for check in history.checks]
     chart = line_chart(history.hellinger(), labels, title="Hellinger distance per feature")
-    return _page(request, "drift.html", user, history=history, chart=chart)
+    return _page(request, "drift.html", user, history=history, chart=chart, champion=_champion())
 
 
 @app.get("/drift/report/{name}")

@@ -12,6 +12,7 @@ from driftloop.exceptions import AliasMoved
 from driftloop.overview.batches import published_batches, quarantined_batches
 from driftloop.overview.drift import drift_history
 from driftloop.overview.models import VersionDetail, version_detail, version_rows
+from driftloop.overview.quality import QualityHistory
 from driftloop.registry import open_registry
 from driftloop.versioning.factory import open_store
 from plugins.driftloop_ui.charts import line_chart
@@ -46,8 +47,22 @@ def _version_page(detail: VersionDetail) -> str:
         loader=jinja2.FileSystemLoader(REPO / "plugins" / "driftloop_ui" / "templates"),
         autoescape=True,
     )
+    quality = QualityHistory(
+        version=detail.version.version,
+        metric="roc_auc",
+        holdout=None,
+        tolerance=0.02,
+        min_rows=1000,
+        results=[],
+    )
     return templates.get_template("version.html").render(
-        detail=detail, champion=2, dag="driftloop_train", dataset=MODEL, user="u", path="/"
+        detail=detail,
+        quality=quality,
+        champion=2,
+        dag="driftloop_train",
+        dataset=MODEL,
+        user="u",
+        path="/",
     )
 
 
