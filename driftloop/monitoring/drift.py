@@ -34,7 +34,7 @@ from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring import sketches
 from driftloop.monitoring.profiles import ProfileRef, ValidationWarning, read_view
-from driftloop.monitoring.quality import MetricEstimate
+from driftloop.monitoring.quality import MetricEstimate, QualityEvidence
 from driftloop.monitoring.report_html import render_drift_report
 from driftloop.versioning.transact import transact
 
@@ -120,23 +120,6 @@ class ScoredBatchQuality(BaseModel):
     batch: str
     labelled_rows: int
     metrics: dict[str, MetricEstimate]
-
-
-class QualityEvidence(BaseModel):
-    """What the quality rule read: the primary metric pooled over the window's labelled rows.
-
-    ``holdout`` is the champion's value on the promotion holdout (``None``: it has none, so
-    the rule cannot fire); ``pooled`` is ``None`` when too few rows were labelled.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    metric: str
-    holdout: float | None
-    tolerance: float
-    pooled: MetricEstimate | None
-    rows: int
-    min_rows: int
 
 
 class QualitySummary(BaseModel):

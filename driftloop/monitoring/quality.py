@@ -92,6 +92,23 @@ class UnseenBatch(BaseModel):
     commit: str
 
 
+class QualityEvidence(BaseModel):
+    """What the quality rule read: the primary metric pooled over the window's labelled rows.
+
+    ``holdout`` is the version's value on the promotion holdout (``None``: it has none, so
+    the rule cannot fire); ``pooled`` is ``None`` when nothing was scored.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    metric: str
+    holdout: float | None
+    tolerance: float
+    pooled: MetricEstimate | None
+    rows: int
+    min_rows: int
+
+
 class QualityVerdict(BaseModel):
     """The quality rule's verdict on a version's window, with its evidence."""
 
@@ -101,12 +118,7 @@ class QualityVerdict(BaseModel):
     degraded: bool
     reason: str
     model_version: int
-    metric: str
-    holdout: float | None
-    tolerance: float
-    pooled: MetricEstimate | None
-    rows: int
-    min_rows: int
+    evidence: QualityEvidence
     batches: list[str]
     signature: str
 
@@ -118,14 +130,7 @@ class QualityVerdict(BaseModel):
             "reason": self.reason,
             "signature": self.signature,
             "model_version": self.model_version,
-            "evidence": {
-                "metric": self.metric,
-                "holdout": self.holdout,
-                "tolerance": self.tolerance,
-                "pooled": self.pooled.model_dump() if self.pooled else None,
-                "rows": self.rows,
-                "min_rows": self.min_rows,
-            },
+            "evidence": self.evidence.model_dump(),
             "batches": self.batches,
         }
 
@@ -250,12 +255,14 @@ def judge_quality(
             degraded=degraded,
             reason=reason,
             model_version=version.version,
-            metric=metric,
-            holdout=holdout,
-            tolerance=policy.tolerance,
-            pooled=estimate,
-            rows=rows,
-            min_rows=policy.min_rows,
+            evidence=QualityEvidence(
+                metric=metric,
+                holdout=holdout,
+                tolerance=policy.tolerance,
+                pooled=estimate,
+                rows=rows,
+                min_rows=policy.min_rows,
+            ),
             batches=list(batches),
             signature=signature,
         )

@@ -85,26 +85,13 @@ def test_promote_and_rollback_act_only_against_the_champion_the_user_saw(
 def test_show_lists_the_versions_quality_over_time_with_a_table(
     registry: Registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from datetime import UTC, datetime
-
-    from driftloop.monitoring.quality import BatchQuality, MetricEstimate, QualityStore
+    from driftloop.monitoring.quality import QualityStore
+    from tests.support.quality import scored
 
     assert "quality" not in _show(2, capsys)
     store = QualityStore(url=f"sqlite:///{tmp_path / 'registry.db'}")
     for day, auc in ((2, 0.78), (3, 0.61)):
-        store.record(
-            BatchQuality(
-                model=MODEL,
-                version=2,
-                batch=f"2026-03-0{day}T0000Z",
-                batch_commit=f"c{day}",
-                labels_commit=f"c{day}",
-                rows=1000,
-                labelled_rows=900,
-                metrics={"roc_auc": MetricEstimate(value=auc, low=auc - 0.03, high=auc + 0.03)},
-                scored_at=datetime(2026, 3, day, tzinfo=UTC),
-            )
-        )
+        store.record(scored(2, day, roc_auc=auc))
     store.close()
 
     assert main(["models", "show", "2"]) == 0

@@ -129,10 +129,11 @@ def test_a_changed_relationship_fires_quality_and_the_gate_retrains_for_quality(
     verdict = check.verdict
     assert verdict.degraded, verdict.reason
     assert verdict.reason.startswith("quality: roc_auc")
-    assert verdict.rows == 4000
+    evidence = verdict.evidence
+    assert evidence.rows == 4000
     assert verdict.batches == ["2024-01-03T0000Z", "2024-01-04T0000Z"]
-    assert verdict.pooled is not None and verdict.holdout is not None
-    assert verdict.pooled.high < verdict.holdout
+    assert evidence.pooled is not None and evidence.holdout is not None
+    assert evidence.pooled.high < evidence.holdout
     assert not drift["drifted"], drift["reason"]
     assert [r.batch for r in check.scored] == verdict.batches
     report = world.store.read_object("monitoring", drift["report_json"])
@@ -149,7 +150,7 @@ def test_a_changed_relationship_fires_quality_and_the_gate_retrains_for_quality(
     assert gate.conf["reason"].startswith("quality:")
     assert gate.conf["signals"] == ["quality"]
     assert gate.conf["batches"] == verdict.batches
-    assert gate.conf["evidence"]["quality"]["holdout"] == verdict.holdout
+    assert gate.conf["evidence"]["quality"]["holdout"] == evidence.holdout
 
     with pytest.raises(QualityCheckSkipped, match="no new labelled rows"):
         check_quality(world.store, world.registry, world.quality, world.spec, world.settings)

@@ -7,7 +7,6 @@ Logins are Airflow's (the integration tests drive them); here a viewer stands in
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,10 +18,11 @@ from driftloop_ui import app as ui
 from fastapi.testclient import TestClient
 
 from driftloop.config import Settings
-from driftloop.monitoring.quality import BatchQuality, MetricEstimate, QualityStore
+from driftloop.monitoring.quality import QualityStore
 from driftloop.registry import open_registry
 from driftloop.versioning.factory import open_store
 from tests.conftest import REPO
+from tests.support.quality import scored
 from tests.support.registry import sample_lineage
 
 MODEL = "credit_risk"
@@ -43,19 +43,7 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClie
     registry.move_alias(MODEL, "champion", 1, actor="t", reason="first", expected=None)
     quality = QualityStore(url=settings.registry_database_url)
     for day, auc in ((2, 0.79), (3, 0.7)):
-        quality.record(
-            BatchQuality(
-                model=MODEL,
-                version=1,
-                batch=f"2026-03-0{day}T0000Z",
-                batch_commit=f"c{day}",
-                labels_commit=f"c{day}",
-                rows=1000,
-                labelled_rows=900,
-                metrics={"roc_auc": MetricEstimate(value=auc, low=auc - 0.03, high=auc + 0.03)},
-                scored_at=datetime(2026, 3, day, tzinfo=UTC),
-            )
-        )
+        quality.record(scored(1, day, roc_auc=auc))
     monkeypatch.setattr(ui, "_settings", lambda: settings)
     monkeypatch.setattr(ui, "_quality", lambda: quality)
     ui.app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(

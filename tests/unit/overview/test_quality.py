@@ -4,39 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from driftloop.config.monitoring import QualityMetric, QualityPolicy
-from driftloop.monitoring.quality import BatchQuality, MetricEstimate, QualityStore
+from driftloop.monitoring.quality import QualityStore
 from driftloop.overview.quality import QualityHistory, quality_history
 from driftloop.registry import ModelVersion, Registry
 from plugins.driftloop_ui.charts import interval_chart
 from tests.support.page_urls import page_urls
+from tests.support.quality import scored
 from tests.support.registry import sample_lineage
 
 MODEL = "credit_risk"
 HOLDOUT = {"roc_auc": 0.8, "log_loss": 0.45}
-
-
-def scored(version: int, day: int, *, roc_auc: float | None, log_loss: float = 0.5) -> BatchQuality:
-    """Version ``version``'s scores on the batch of 2026-03-<day>, intervals ±0.03."""
-    values = {"log_loss": log_loss} | ({} if roc_auc is None else {"roc_auc": roc_auc})
-    return BatchQuality(
-        model=MODEL,
-        version=version,
-        batch=f"2026-03-{day:02d}T0000Z",
-        batch_commit=f"c{version}-{day}",
-        labels_commit=f"c{version}-{day}",
-        rows=1000,
-        labelled_rows=900,
-        metrics={
-            name: MetricEstimate(value=v, low=v - 0.03, high=v + 0.03) for name, v in values.items()
-        },
-        scored_at=datetime(2026, 3, day, tzinfo=UTC),
-    )
 
 
 @pytest.fixture
