@@ -68,6 +68,15 @@ def run_in_subprocess(code: str, *, env: dict[str, str] | None = None) -> tuple[
     return seconds, rss
 
 
+def print_goal(name: str, value: float, goal: float, *, at_least: bool, unit: str = "x") -> None:
+    """One figure beside its goal, and whether it is met (``unit`` ``""``: a whole number)."""
+    met = value >= goal if at_least else value <= goal
+    sign = ">=" if at_least else "<="
+    shown = f"{value:,.2f}{unit}" if unit else f"{value:,.0f}"
+    wanted = f"{goal:,.2f}{unit}" if unit else f"{goal:,.0f}"
+    print(f"  {name:<58} {shown:>10}   goal {sign} {wanted:<8} {'met' if met else 'NOT MET'}")
+
+
 def print_table(title: str, figures: list[Figure], *, baseline: Figure) -> None:
     """Print figures with their ratio to ``baseline``'s wall time."""
     print(f"\n## {title}")

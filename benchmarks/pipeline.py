@@ -30,6 +30,7 @@ from benchmarks.common import (
     Figure,
     Step,
     StepMeter,
+    print_goal,
     print_table,
     process_peak,
     read_steps,
@@ -42,6 +43,8 @@ from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airf
 REPO = Path(__file__).resolve().parent.parent
 PLUGINS = Path(__file__).resolve().parent / "airflow_plugins"
 SIZES = (100_000, 1_000_000, 5_000_000)
+GOALS = {100_000: 1.8, 1_000_000: 1.3}
+"""Issue 15's goals: the pipeline's wall time at most this many times the direct steps'."""
 ROWS_VARIABLE = "DRIFTLOOP_BENCH_ROWS"
 ROUNDS = 200
 RUN_KEY = "benchmark"
@@ -219,6 +222,13 @@ def run_size(rows: int) -> list[Figure]:
         [direct, pipeline],
         baseline=direct,
     )
+    if rows in GOALS:
+        print_goal(
+            f"pipeline / direct steps, {rows:,} rows",
+            pipeline.seconds / direct.seconds,
+            GOALS[rows],
+            at_least=False,
+        )
     return [direct, pipeline]
 
 

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.common import print_goal
 from bento.environment import bentoml_home
 
 REPO = Path(__file__).resolve().parent.parent
@@ -443,37 +444,29 @@ def _report(
     print("\ngoals (wrk figures; service / bare FastAPI):")
     for size in SIZES:
         ours, bare = loads["wrk", SERVICE, size], loads["wrk", BARE, size]
-        _goal(
+        print_goal(
             f"{size} rows/request, rows/s",
             ours.rows_per_second / bare.rows_per_second,
             GOAL_ROWS_RATIO[size],
             at_least=True,
         )
-        _goal(f"{size} rows/request, p99", ours.p99 / bare.p99, 1.0, at_least=False)
+        print_goal(f"{size} rows/request, p99", ours.p99 / bare.p99, 1.0, at_least=False)
     largest = max(SIZES)
     for path in ("records", "validated"):
-        _goal(
+        print_goal(
             f"in-process, {largest} rows: {path} + predict / inplace_predict",
             medians[path, largest] / medians["xgboost", largest],
             GOAL_IN_PROCESS_RATIO,
             at_least=False,
         )
     columns = loads["wrk", COLUMNS, COLUMN_ROWS]
-    _goal(
+    print_goal(
         f"columns, {COLUMN_ROWS} rows/request, rows/s",
         columns.rows_per_second,
         GOAL_COLUMN_ROWS_PER_SECOND,
         at_least=True,
         unit="",
     )
-
-
-def _goal(name: str, value: float, goal: float, *, at_least: bool, unit: str = "x") -> None:
-    met = value >= goal if at_least else value <= goal
-    sign = ">=" if at_least else "<="
-    shown = f"{value:,.2f}{unit}" if unit else f"{value:,.0f}"
-    wanted = f"{goal:,.2f}{unit}" if unit else f"{goal:,.0f}"
-    print(f"  {name:<58} {shown:>10}   goal {sign} {wanted:<8} {'met' if met else 'NOT MET'}")
 
 
 if __name__ == "__main__":

@@ -4,15 +4,17 @@ Starts real Airflow components (scheduler, dag-processor, triggerer, api-server;
 on SQLite) and drives the loop on them. On generated data
 (:func:`driftloop.launcher.loop.run_loop`): ingest good batches and a bad one (quarantined),
 train a champion and a weak challenger (kept out, with the reason), serve the champion over
-HTTP, let drifted batches arrive, and watch the drift monitor trigger retraining and the
-service switch models. On a user's table (``--data PATH --target COL``,
-:mod:`driftloop.launcher.own_data`): the same loop on its slices, the last one shifted.
-Ends with a summary and exit code 0 when the loop closed.
+HTTP, let a batch arrive whose labels no longer follow its (unmoved) features and watch the
+monitor retrain for the champion's quality, with the evidence, then let drifted batches arrive
+and watch it retrain for drift and the service switch models. On a user's table
+(``--data PATH --target COL``, :mod:`driftloop.launcher.own_data`): the same loop on its
+slices, the last one shifted. Ends with a summary and exit code 0 when the loop closed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
@@ -106,9 +108,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     _summarise(settings, report, {"DRIFTLOOP_HOME": str(settings.home_dir)})
     states = list(report.ingested.values())
     closed = (
-        states.count("success") == GOOD_DAYS + 2
-        and len(states) == GOOD_DAYS + 3
-        and bool(report.retrain_conf)
+        states.count("success") == GOOD_DAYS + 3
+        and len(states) == GOOD_DAYS + 4
+        and "quality" in report.quality_conf.get("signals", [])
+        and "drift" in report.retrain_conf.get("signals", [])
         and "NOT promoted" in report.decisions[1]
     )
     return 0 if closed else 1
@@ -131,6 +134,9 @@ def _summarise(settings: Settings, report: LoopReport, environment: dict[str, st
     _say(f"  main is at commit {_main_commit(settings)}")
     for decision in report.decisions:
         _say(f"  {decision}")
+    if report.quality_conf:
+        _say(f"  retrain for quality: {report.quality_conf['reason']}")
+        _say(f"  its evidence: {json.dumps(report.quality_conf['evidence']['quality'])}")
     _say(f"  {report.drift_reason or 'no drift detected'}")
     if report.drift_report:
         _say(f"  drift report: {_export_report(settings, report.drift_report)}")

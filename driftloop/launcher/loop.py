@@ -1,9 +1,16 @@
 """The whole closed loop on a running Airflow stack, as ``make demo`` tells it.
 
 generate data → ingest good batches and a bad one (quarantined) → train → champion → Bento →
-serve → traffic → a baseline drift check → drifted batches arrive → the monitor detects drift →
-retraining is triggered with the reason → the new model is evaluated → promoted or not →
-the service switches models.
+serve → traffic → a baseline check → a batch whose labels no longer follow the features arrives
+(its inputs do not move) → the champion's quality on it drops → retraining is triggered for
+quality, with the evidence → drifted batches arrive → the monitor detects drift → retraining is
+triggered with the reason → each new model is evaluated → promoted or not → the service switches
+models.
+
+The generated batches stand for days, which pass here in seconds: before the drifted days
+arrive, the guards' record of the quality retrain is moved a day back (:func:`pass_a_day`),
+so the drift retrain passes the cooldown as it would a day later. The guards keep their
+defaults.
 
 :func:`run_loop` tells it on generated data; :func:`serve_through_drift`, the part from serving
 on, is shared with the loop on a user's own table (:mod:`driftloop.launcher.own_data`).
@@ -34,6 +41,8 @@ if TYPE_CHECKING:
 INGEST, TRAIN, MONITOR = "driftloop_ingest", "driftloop_train", "driftloop_drift_monitor"
 START = date(2026, 1, 1)
 DRIFT = {"income": 0.6, "interest_rate": 0.6}
+RELATIONSHIP_SHIFT = 0.5
+"""The degraded day: its features say nothing of its labels, and do not move."""
 WEAK_MODEL = {"max_depth": 1, "num_boost_round": 3, "eta": 0.05}
 
 
@@ -43,6 +52,8 @@ class LoopReport:
 
     ``ingested`` maps each batch to its ingest run's state; ``warnings`` each published batch
     to the validation warnings of its publish commit (empty when it passed clean).
+    ``retrain_conf`` is the conf of the retrain the drifted batches triggered,
+    ``quality_conf`` of the one the degraded batch triggered (empty: none was).
     """
 
     ingested: dict[str, str] = field(default_factory=dict)
@@ -52,11 +63,16 @@ class LoopReport:
     drift_reason: str = ""
     drift_report: str = ""
     retrain_conf: dict[str, Any] = field(default_factory=dict)
+    quality_conf: dict[str, Any] = field(default_factory=dict)
     endpoint: str = ""
 
 
 def generate_loop_data(settings: Settings, *, rows: int, good_days: int) -> list[date]:
-    """Good days, one corrupted day, then two drifted (but valid) days; return all the days."""
+    """Good days, one corrupted day, one degraded day, two drifted days; return all the days.
+
+    The degraded day's features come from the good days' distribution but its labels do
+    not follow them (:data:`RELATIONSHIP_SHIFT`); the drifted days are valid but moved.
+    """
     from driftloop.data.synthetic import CorruptionConfig, GeneratorConfig, generate_batches
 
     good = GeneratorConfig(seed=7, rows_per_batch=rows)
@@ -70,11 +86,20 @@ def generate_loop_data(settings: Settings, *, rows: int, good_days: int) -> list
         days=1,
         out_dir=out,
     )
-    drift_start = bad_day + timedelta(days=1)
+    degraded_day = bad_day + timedelta(days=1)
     generate_batches(
-        good.model_copy(update={"shift": DRIFT}), start=drift_start, days=2, out_dir=out
+        good.model_copy(update={"relationship_shift": RELATIONSHIP_SHIFT}),
+        start=degraded_day,
+        days=1,
+        out_dir=out,
     )
-    return [START + timedelta(days=i) for i in range(good_days + 3)]
+    generate_batches(
+        good.model_copy(update={"shift": DRIFT}),
+        start=degraded_day + timedelta(days=1),
+        days=2,
+        out_dir=out,
+    )
+    return [START + timedelta(days=i) for i in range(good_days + 4)]
 
 
 def day_interval(day: date) -> Interval:
@@ -211,9 +236,17 @@ def wait_for_event_runs(
 
 
 def run_loop(
-    stack: AirflowStack, *, rows: int, good_days: int, say: Callable[[str], None]
+    stack: AirflowStack,
+    *,
+    rows: int,
+    good_days: int,
+    say: Callable[[str], None],
+    degraded_day: bool = True,
 ) -> LoopReport:
-    """Drive the whole loop on generated data on a started stack; return what happened."""
+    """Drive the whole loop on generated data on a started stack; return what happened.
+
+    Without ``degraded_day``, the degraded day is not ingested and only drift retrains.
+    """
     from driftloop.data.synthetic import TARGET
     from driftloop.ingest.batch import batch_key
 
@@ -229,8 +262,11 @@ def run_loop(
     report.decisions.append(train(stack, "demo: first model", say))
     report.decisions.append(train(stack, "demo: weak challenger", say, **WEAK_MODEL))
 
+    def ingest_degraded() -> None:
+        report.ingested |= ingest(stack, days[good_days + 1 : good_days + 2], say)
+
     def ingest_drifted() -> None:
-        report.ingested |= ingest(stack, days[good_days + 1 :], say)
+        report.ingested |= ingest(stack, days[good_days + 2 :], say)
 
     serve_through_drift(
         stack,
@@ -238,6 +274,7 @@ def run_loop(
         records=sample_records(_day_file(settings, days[0]), TARGET, 2),
         bad_request={"records": [{"age": "forty"}]},
         ingest_drifted=ingest_drifted,
+        ingest_degraded=ingest_degraded if degraded_day else None,
         later_records=sample_records(_day_file(settings, days[-1]), TARGET, 1),
         say=say,
     )
@@ -258,13 +295,17 @@ def serve_through_drift(
     ingest_drifted: Callable[[], None],
     later_records: list[dict[str, Any]],
     say: Callable[[str], None],
+    ingest_degraded: Callable[[], None] | None = None,
 ) -> None:
-    """Serve the champion, let drifted data in, and watch the monitor retrain; fill ``report``.
+    """Serve the champion, let degraded and drifted data in, watch the monitor retrain.
 
     The service answers ``records`` and refuses ``bad_request``; the monitor's first run finds
-    nothing the champion has not seen; ``ingest_drifted`` publishes the drifted batches, whose
-    profiles' Asset events start monitor runs that judge them and (on drift) trigger the train
-    DAG and wait for it; the service, once it follows the champion, answers ``later_records``.
+    nothing the champion has not seen; ``ingest_degraded`` (if given) publishes batches on
+    which the champion's quality drops, then ``ingest_drifted`` the drifted ones. Each time,
+    the profiles' Asset events start monitor runs that judge the new batches and (on a quality
+    loss or drift) trigger the train DAG and wait for it; ``report.quality_conf`` and
+    ``report.retrain_conf`` get those retrains' confs. The service, once it follows the
+    champion, answers ``later_records``.
 
     Raises:
         StackError: a monitor run failed or did not finish.
@@ -286,18 +327,13 @@ def serve_through_drift(
         # of their profiles start the runs that judge them.
         stack.unpause(MONITOR)
         wait_for_monitor(stack, _first_run(stack, MONITOR), say)
-        seen = {run["dag_run_id"] for run in stack.runs(MONITOR)}
-        ingest_drifted()
-        wait_for_event_runs(stack, seen, say)
-
-        retrains = [r for r in stack.runs(TRAIN) if (r.get("conf") or {}).get("drifted_features")]
-        if retrains:
-            report.retrain_conf = retrains[-1]["conf"]
+        if ingest_degraded is not None:
+            report.quality_conf = _retrain_after(stack, report, ingest_degraded, say)
+            pass_a_day(settings, model_name(settings))
+        report.retrain_conf = _retrain_after(stack, report, ingest_drifted, say)
+        if report.retrain_conf:
             report.drift_reason = str(report.retrain_conf.get("reason"))
             report.drift_report = str(report.retrain_conf.get("report"))
-            say(f"drift triggered {TRAIN}: {report.drift_reason}")
-            report.decisions.append(_last_decision(settings))
-            say(f"retrain: {report.decisions[-1]}")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             version = http(settings, "GET", "/metadata")[1].get("version")
@@ -309,6 +345,61 @@ def serve_through_drift(
         say(f"the service now answers with version {report.served_versions[-1]}")
     finally:
         stop_trees(service)
+
+
+def pass_a_day(settings: Settings, scope: str) -> None:
+    """Move the guards' record of ``scope``'s earlier retrains a day back, as if a day passed.
+
+    For generated days that arrive seconds apart: the cooldown and the daily budget then
+    judge the next retrain as they would a day later. The breaker's failures stay.
+    """
+    from driftloop.registry.database import Database
+    from driftloop.registry.models import RetrainGuardRow
+
+    day = timedelta(days=1)
+    database = Database(settings.registry_database_url, sqlite_timeout=30)
+    try:
+        with database.transaction(write=True) as session:
+            row = session.get(RetrainGuardRow, scope)
+            if row is None:
+                return
+            if row.last_trigger_at is not None:
+                row.last_trigger_at -= day
+            row.recent_triggers = [
+                (datetime.fromisoformat(t) - day).isoformat() for t in row.recent_triggers
+            ]
+    finally:
+        database.engine.dispose()
+
+
+def _retrain_after(
+    stack: AirflowStack,
+    report: LoopReport,
+    ingest_batches: Callable[[], None],
+    say: Callable[[str], None],
+) -> dict[str, Any]:
+    """Publish batches, wait for the monitor runs their events start; the retrain they asked for.
+
+    Returns the conf of the train run the monitor triggered meanwhile (it waits for that run
+    to end before it finishes), or ``{}`` when it triggered none; that run's decision is added
+    to ``report.decisions``.
+    """
+    monitored = {run["dag_run_id"] for run in stack.runs(MONITOR)}
+    trained = {run["dag_run_id"] for run in stack.runs(TRAIN)}
+    ingest_batches()
+    wait_for_event_runs(stack, monitored, say)
+    retrains = [
+        run
+        for run in stack.runs(TRAIN)
+        if run["dag_run_id"] not in trained and (run.get("conf") or {}).get("signals")
+    ]
+    if not retrains:
+        return {}
+    conf = dict(retrains[-1]["conf"])
+    say(f"{' and '.join(conf['signals'])} triggered {TRAIN}: {conf['reason']}")
+    report.decisions.append(_last_decision(stack.settings))
+    say(f"retrain: {report.decisions[-1]}")
+    return conf
 
 
 def _day_file(settings: Settings, day: date) -> Path:

@@ -146,7 +146,7 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
     lines: list[str] = []
 
     with AirflowStack(settings, workers=workers) as stack:
-        report = run_loop(stack, rows=1500, good_days=2, say=lines.append)
+        report = run_loop(stack, rows=1500, good_days=2, say=lines.append, degraded_day=False)
         first_train = stack.runs(TRAIN)[0]["dag_run_id"]
         train_hosts = _hosts(stack, TRAIN, first_train)
         ingest_hosts = {
@@ -159,7 +159,7 @@ def test_the_loop_runs_on_two_celery_workers_that_share_no_disk(
     states = list(report.ingested.values())
     assert states.count("failed") == 1 and states.count("success") == 4, lines
     assert report.decisions[0].startswith("version 1 PROMOTED"), lines
-    assert report.retrain_conf["reason"].startswith("drift"), lines
+    assert "drift" in report.retrain_conf["signals"], lines
     assert "income" in report.retrain_conf["drifted_features"], lines
     registry = Registry(url=distributed_env["DRIFTLOOP_REGISTRY_URL"])
     assert len(registry.decisions("credit_risk")) == 3, lines

@@ -1,6 +1,7 @@
 """The whole loop under real Airflow components (scheduler, dag-processor, triggerer,
-api-server on LocalExecutor) and a real BentoML server: drift in, retrain run out; then the
-driftloop pages inside Airflow's UI, with real logins, in a real browser.
+api-server on LocalExecutor) and a real BentoML server: a quality loss in, a retrain for
+quality out; drift in, a retrain for drift out; then the driftloop pages inside Airflow's UI,
+with real logins, in a real browser.
 """
 
 from __future__ import annotations
@@ -55,16 +56,26 @@ def loop(repo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         yield Loop(settings, stack, report, lines)
 
 
-def test_drift_triggers_a_retrain_and_the_service_follows(loop: Loop) -> None:
+def test_quality_then_drift_trigger_retrains_and_the_service_follows(loop: Loop) -> None:
     report, lines = loop.report, loop.lines
     train_runs = loop.stack.runs(TRAIN)
     states = list(report.ingested.values())
-    assert states.count("failed") == 1 and states.count("success") == 4, lines
+    assert states.count("failed") == 1 and states.count("success") == 5, lines
     assert report.decisions[0].startswith("version 1 PROMOTED"), lines
     assert "NOT promoted" in report.decisions[1], lines
-    # the monitor triggered the train DAG with the reason and the drifted features
+    # the degraded day's inputs did not move: its quality alone retrained, with the evidence
+    quality = report.quality_conf
+    assert quality["signals"] == ["quality"], lines
+    assert quality["reason"].startswith("quality: roc_auc"), lines
+    evidence = quality["evidence"]["quality"]
+    assert evidence["pooled"]["value"] < evidence["holdout"] - evidence["tolerance"], evidence
+    assert evidence["pooled"]["high"] < evidence["holdout"], evidence
+    assert evidence["rows"] >= evidence["min_rows"], evidence
+    assert report.decisions[2].startswith("version 3 "), lines  # promoted or not, with why
+    # then the drifted days: the monitor triggered the train DAG with the drifted features
+    assert "drift" in report.retrain_conf["signals"], lines
     assert "income" in report.retrain_conf["drifted_features"], lines
-    assert report.retrain_conf["reason"].startswith("drift"), lines
+    assert report.decisions[3].startswith("version 4 "), lines
     assert any(r["conf"].get("triggered_by") for r in train_runs if r.get("conf")), train_runs
     champion = loop.registry.get_alias("credit_risk", "champion")
     assert champion is not None and champion.reference_profile_uri
@@ -140,6 +151,9 @@ def test_the_pages_in_a_browser_viewer_reads_admin_acts(loop: Loop) -> None:
         viewer.open(f"/driftloop/models/{before}")
         assert viewer.count("img.plot") == 2  # the ROC and importance plots
         viewer.screenshot(SCREENSHOTS / "viewer-version.png")
+        viewer.open("/driftloop/models/1")  # the first champion, scored on the degraded day
+        assert viewer.count("#quality figure.chart line.interval") > 0
+        viewer.screenshot(SCREENSHOTS / "viewer-quality.png")
         viewer.open("/driftloop/drift")
         assert viewer.count("figure.chart polyline, figure.chart circle") > 0
         report = viewer.open_link("report")
