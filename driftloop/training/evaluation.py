@@ -68,8 +68,9 @@ def evaluate(
 def score_probabilities(y: np.ndarray, probability: np.ndarray, *, threshold: float) -> Metrics:
     """The metrics of predicted ``probability`` against 0/1 labels ``y`` (both classes present).
 
-    The one place the holdout's metrics are computed: the monitor's quality scores and
-    their bootstrap resamples go through it too.
+    The one place the holdout's metrics are computed: the monitor's quality scores go
+    through it too, and their bootstrap resamples through :func:`score_resamples`, which is
+    tested to give the same values.
     """
     from sklearn import metrics
 
@@ -84,6 +85,58 @@ def score_probabilities(y: np.ndarray, probability: np.ndarray, *, threshold: fl
         positive_rate=float(predicted.mean()),
         rows=len(y),
     )
+
+
+def score_resamples(
+    y: np.ndarray, probability: np.ndarray, counts: np.ndarray, *, threshold: float
+) -> dict[str, np.ndarray]:
+    """:func:`score_probabilities`' metrics on many bootstrap resamples of the same rows at once.
+
+    A resample is given by how many times it drew each row: ``counts`` has a row per resample
+    and a column per row. As the probabilities do not change between resamples, the rows are
+    sorted once and each metric is a weighted sum over them, vectorised over the resamples;
+    the values equal ``score_probabilities(y[drawn], probability[drawn])`` for the drawn rows
+    (tested), ties included. A resample holding a single class has no AUC: its ``roc_auc``
+    and ``pr_auc`` are NaN.
+
+    Returns:
+        ``roc_auc``, ``pr_auc``, ``log_loss``, ``accuracy``, ``brier``, ``ece``: one value
+        per resample each.
+    """
+    weights = counts.astype(np.float64)
+    rows = weights.sum(axis=1)
+    order = np.argsort(-probability, kind="stable")
+    ranked, labels = probability[order], y[order].astype(np.float64)
+    # The last row of each group of tied probabilities: a point of the ROC and PR curves.
+    ends = np.append(np.flatnonzero(np.diff(ranked)), len(ranked) - 1)
+    sorted_weights = weights[:, order]
+    tp = np.cumsum(sorted_weights * labels, axis=1)[:, ends]
+    fp = np.cumsum(sorted_weights * (1 - labels), axis=1)[:, ends]
+    positives, negatives = tp[:, -1], fp[:, -1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tp_before = np.hstack([np.zeros((len(tp), 1)), tp[:, :-1]])
+        fp_before = np.hstack([np.zeros((len(fp), 1)), fp[:, :-1]])
+        area = ((fp - fp_before) * (tp + tp_before)).sum(axis=1) / 2
+        roc_auc = area / (positives * negatives)
+        precision = np.divide(tp, tp + fp, out=np.zeros_like(tp), where=(tp + fp) > 0)
+        pr_auc = ((tp - tp_before) * precision).sum(axis=1) / positives
+    single = (positives == 0) | (negatives == 0)
+    roc_auc[single], pr_auc[single] = np.nan, np.nan
+    eps = np.finfo(np.float64).eps
+    clipped = np.clip(probability, eps, 1 - eps)
+    losses = -np.where(y == 1, np.log(clipped), np.log(1 - clipped))
+    predicted = probability >= threshold
+    bins = np.minimum((probability * _CALIBRATION_BINS).astype(int), _CALIBRATION_BINS - 1)
+    in_bin = np.eye(_CALIBRATION_BINS)[bins]
+    gaps = weights @ (in_bin * (y - probability)[:, None])
+    return {
+        "roc_auc": roc_auc,
+        "pr_auc": pr_auc,
+        "log_loss": weights @ losses / rows,
+        "accuracy": weights @ (predicted == y) / rows,
+        "brier": weights @ (probability - y) ** 2 / rows,
+        "ece": np.abs(gaps).sum(axis=1) / rows,
+    }
 
 
 def predict_probability(

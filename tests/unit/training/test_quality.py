@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from driftloop.monitoring.quality import METRICS
-from driftloop.training.evaluation import score_probabilities
+from driftloop.training.evaluation import score_probabilities, score_resamples
 from driftloop.training.quality import bootstrap_metrics
 
 
@@ -51,3 +51,28 @@ def test_small_samples_get_wide_intervals() -> None:
 def test_a_single_class_cannot_be_scored() -> None:
     with pytest.raises(ValueError, match="single class"):
         _boot(np.zeros(50, dtype=np.int8), np.full(50, 0.2))
+
+
+@pytest.mark.parametrize("decimals", [None, 2, 1])  # ties: distinct, some, and many
+def test_resamples_score_as_the_holdout_scores_the_rows_they_drew(decimals: int | None) -> None:
+    y, p = _scores(400, seed=decimals or 0)
+    if decimals is not None:
+        p = np.round(p, decimals)
+    counts = np.random.default_rng(5).multinomial(len(y), np.full(len(y), 1 / len(y)), size=25)
+
+    scored = score_resamples(y, p, counts, threshold=0.5)
+
+    for resample, drawn in enumerate(counts):
+        rows = np.repeat(np.arange(len(y)), drawn)
+        holdout = score_probabilities(y[rows], p[rows], threshold=0.5)
+        for name, values in scored.items():
+            assert values[resample] == pytest.approx(getattr(holdout, name), abs=1e-12), name
+
+
+def test_a_resample_of_one_class_has_no_auc() -> None:
+    y, p = np.array([0, 1, 0, 1]), np.array([0.1, 0.8, 0.3, 0.6])
+
+    scored = score_resamples(y, p, np.array([[2, 0, 2, 0], [1, 1, 1, 1]]), threshold=0.5)
+
+    assert np.isnan(scored["roc_auc"][0]) and np.isnan(scored["pr_auc"][0])
+    assert scored["roc_auc"][1] == 1.0 and scored["accuracy"][0] == 1.0
