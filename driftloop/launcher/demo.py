@@ -7,8 +7,9 @@ train a champion and a weak challenger (kept out, with the reason), serve the ch
 HTTP, let a batch arrive whose labels no longer follow its (unmoved) features and watch the
 monitor retrain for the champion's quality, with the evidence, then let drifted batches arrive
 and watch it retrain for drift and the service switch models. On a user's table
-(``--data PATH --target COL``, :mod:`driftloop.launcher.own_data`): the same loop on its
-slices, the last one shifted. Ends with a summary and exit code 0 when the loop closed.
+(``--data PATH --target COL``, :mod:`driftloop.launcher.own_data`): the same loop, without
+the degraded day, on its slices, the last one shifted. Ends with a summary and exit code 0
+when the loop closed.
 """
 
 from __future__ import annotations
@@ -134,9 +135,10 @@ def _summarise(settings: Settings, report: LoopReport, environment: dict[str, st
     _say(f"  main is at commit {_main_commit(settings)}")
     for decision in report.decisions:
         _say(f"  {decision}")
-    if report.quality_conf:
+    quality = report.quality_conf.get("evidence", {}).get("quality")
+    if quality:
         _say(f"  retrain for quality: {report.quality_conf['reason']}")
-        _say(f"  its evidence: {json.dumps(report.quality_conf['evidence']['quality'])}")
+        _say(f"  its evidence: {json.dumps(quality)}")
     _say(f"  {report.drift_reason or 'no drift detected'}")
     if report.drift_report:
         _say(f"  drift report: {_export_report(settings, report.drift_report)}")

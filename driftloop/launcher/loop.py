@@ -348,28 +348,12 @@ def serve_through_drift(
 
 
 def pass_a_day(settings: Settings, scope: str) -> None:
-    """Move the guards' record of ``scope``'s earlier retrains a day back, as if a day passed.
+    """Let a day pass for ``scope``'s retrain guards (generated days arrive seconds apart)."""
+    from driftloop.monitoring.guards import RetrainGuard
 
-    For generated days that arrive seconds apart: the cooldown and the daily budget then
-    judge the next retrain as they would a day later. The breaker's failures stay.
-    """
-    from driftloop.registry.database import Database
-    from driftloop.registry.models import RetrainGuardRow
-
-    day = timedelta(days=1)
-    database = Database(settings.registry_database_url, sqlite_timeout=30)
-    try:
-        with database.transaction(write=True) as session:
-            row = session.get(RetrainGuardRow, scope)
-            if row is None:
-                return
-            if row.last_trigger_at is not None:
-                row.last_trigger_at -= day
-            row.recent_triggers = [
-                (datetime.fromisoformat(t) - day).isoformat() for t in row.recent_triggers
-            ]
-    finally:
-        database.engine.dispose()
+    RetrainGuard(
+        url=settings.registry_database_url, scope=scope, settings=settings.monitoring.guards
+    ).move_back(timedelta(days=1))
 
 
 def _retrain_after(

@@ -180,6 +180,19 @@ class RetrainGuard:
             row.updated_at = now or datetime.now(UTC)
             session.flush()
 
+    def move_back(self, by: timedelta) -> None:
+        """Move the record of earlier retrains ``by`` into the past; the breaker stays as is.
+
+        For days that pass in seconds (the demo's and the benchmark's generated days): the
+        cooldown and the daily budget then judge the next retrain as they would ``by`` later.
+        """
+        with self._locked() as (_, row):
+            if row.last_trigger_at is not None:
+                row.last_trigger_at -= by
+            row.recent_triggers = [
+                (datetime.fromisoformat(t) - by).isoformat() for t in row.recent_triggers
+            ]
+
     def _ensure_schema(self) -> None:
         # The guards may be the first to use the registry's database (the outcome
         # notifier builds them without a registry), so they bring it to head themselves:

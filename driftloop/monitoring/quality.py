@@ -1,6 +1,6 @@
 """The champion's own quality on the labelled batches it has not seen, and the rule on it.
 
-Every batch carries its labels (the spec's target), so the monitor measures what drift
+Batches carry their labels (the spec's target), so the monitor measures what drift
 only stands in for: how well the champion scores new data. The window is the one the
 drift check judges: the batches published on main after the champion's training data
 (whose object is not in its ``lineage.data_commit``). Each is scored on its labelled rows
@@ -167,11 +167,14 @@ def unseen_batches(
 
 
 def late_labels(
-    store: VersionStore, spec: DatasetSpec, policy: QualityPolicy, *, ref: str
+    store: VersionStore, spec: DatasetSpec, policy: QualityPolicy, *, ref: str, log_limit: int
 ) -> pd.Series:
-    """The labels published later for ``spec``'s rows: target by id (the newest label wins).
+    """The labels published later for ``spec``'s rows: target by id (the last published wins).
 
-    Empty when the labels dataset has no batch, or the spec names no id column.
+    Labels batches are read in the order they were published, found in the last
+    ``log_limit`` commits of ``ref`` (batches published before those come first, by key),
+    so a label published later replaces an earlier one for the same id. Empty when the
+    labels dataset has no batch, or the spec names no id column.
 
     Raises:
         DataSourceError: a labels batch lacks the id or the target column.
@@ -180,18 +183,27 @@ def late_labels(
     import pandas as pd
 
     from driftloop.data.sources import read_parquet_bytes
+    from driftloop.monitoring.steps import _published_batches
 
     empty = pd.Series(dtype=object)
     if spec.id_column is None:
         return empty
     dataset = policy.labels_of(spec.name)
+    batches = _published_batches(store, dataset, ref)
+    newest_first = [
+        entry.metadata["batch"]
+        for entry in store.log(ref, limit=log_limit)
+        if "batch" in entry.metadata and names_batch_of(entry.metadata, dataset)
+    ]
+    order = {key: -position for position, key in enumerate(dict.fromkeys(newest_first))}
     frames = []
-    for info in store.list_objects(ref, f"data/{dataset}/"):
-        frame = read_parquet_bytes(store.read_object(ref, info.path), label=info.path)
+    for key in sorted(batches, key=lambda k: (order.get(k, -len(order)), k)):
+        path = batches[key]
+        frame = read_parquet_bytes(store.read_object(ref, path), label=path)
         missing = sorted({spec.id_column, spec.target} - set(frame.columns))
         if missing:
             raise DataSourceError(
-                f"labels batch {info.path} lacks column(s) {missing}: a labels batch of "
+                f"labels batch {path} lacks column(s) {missing}: a labels batch of "
                 f"{spec.name!r} holds {spec.id_column!r} and {spec.target!r}"
             )
         frames.append(frame[[spec.id_column, spec.target]].dropna(subset=[spec.target]))
@@ -223,7 +235,14 @@ def holdout_value(version: ModelVersion, metric: str) -> float | None:
 
 
 def labelled_rows(frame: pd.DataFrame, spec: DatasetSpec, labels: pd.Series) -> pd.DataFrame:
-    """``frame``'s rows that have a label: their own, or a late one joined by id."""
+    """``frame``'s rows that have a label: their own, or a late one joined by id.
+
+    Raises:
+        DataSourceError: ``frame`` lacks the target or the id column.
+    """
+    missing = [c for c in (spec.target, spec.id_column) if c is not None and c not in frame]
+    if missing:
+        raise DataSourceError(f"the rows lack column(s) {missing}; columns are {list(frame)}")
     filled = with_late_labels(frame, spec, labels)
     return filled[filled[spec.target].notna()]
 

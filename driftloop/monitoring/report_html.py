@@ -153,8 +153,9 @@ def _quality(quality: QualitySummary | None) -> str:
     """The quality check's verdict and evidence, and the batches it scored."""
     if quality is None:
         return (
-            '<h2>Model quality</h2><p class="muted">Quality was not scored in this check '
-            "(no new labelled rows, or quality monitoring is off).</p>"
+            '<h2>Model quality</h2><p class="muted">No quality check result came with this '
+            "check (nothing new was labelled, quality monitoring is off, or the check ran "
+            "alone).</p>"
         )
     evidence = quality.evidence
     holdout = "none recorded" if evidence.holdout is None else f"{evidence.holdout:.3f}"

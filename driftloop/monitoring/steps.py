@@ -260,7 +260,9 @@ def check_drift(
             "batches": batches,
             "serving": [p for p in window.scored if p.kind == "serving"],
             "waiting": window.waiting,
-            "quality": quality,
+            # A retrain may have moved the champion between the two checks: the report
+            # shows quality only for the version it judges.
+            "quality": quality if quality and quality.model_version == judged.version else None,
         }
     )
     return write_drift_report(

@@ -105,6 +105,8 @@ def score_resamples(
     """
     weights = counts.astype(np.float64)
     rows = weights.sum(axis=1)
+    if not rows.all():
+        raise ValueError("every resample must draw at least one row")
     order = np.argsort(-probability, kind="stable")
     ranked, labels = probability[order], y[order].astype(np.float64)
     # The last row of each group of tied probabilities: a point of the ROC and PR curves.

@@ -46,8 +46,9 @@ if TYPE_CHECKING:
     from driftloop.versioning.base import VersionStore
 
 
-_BLOCK_CELLS = 4_000_000
-"""Resamples are scored in blocks of at most this many (resample, row) cells (32 MB each)."""
+_BLOCK_CELLS = 2_000_000
+"""Resamples are scored in blocks of at most this many (resample, row) cells: 16 MB per array,
+about six such arrays at a time."""
 
 
 class QualityCheck(BaseModel):
@@ -104,7 +105,7 @@ def bootstrap_metrics(
         counts = rng.multinomial(len(y), uniform, size=min(block, resamples - start))
         for name, values in score_resamples(y, probability, counts, threshold=threshold).items():
             scores[name].append(values)
-    table = np.column_stack([np.concatenate(scores[name]) for name in METRICS])
+    table = np.column_stack([np.concatenate(scores[name] or [[]]) for name in METRICS])
     table = table[~np.isnan(table).any(axis=1)]
     tail = (1 - confidence) / 2
     estimates = {}
@@ -167,7 +168,7 @@ def check_quality(
     batches = unseen_batches(
         store, spec, champion, main=head, log_limit=settings.monitoring.batch_log_limit
     )
-    late = late_labels(store, spec, policy, ref=head)
+    late = late_labels(store, spec, policy, ref=head, log_limit=settings.monitoring.batch_log_limit)
     stored = {r.batch_commit: r for r in quality_store.results(spec.name, champion.version)}
     booster = load_champion_model(store, champion)
     threshold = float(champion.lineage.params.get("threshold", TrainingParams().threshold))

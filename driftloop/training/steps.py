@@ -105,7 +105,13 @@ def landed_labels(
     if not spec.late_labels:
         return pd.Series(dtype=object)
     try:
-        return late_labels(store, spec, settings.monitoring.quality, ref=commit_id)
+        return late_labels(
+            store,
+            spec,
+            settings.monitoring.quality,
+            ref=commit_id,
+            log_limit=settings.monitoring.batch_log_limit,
+        )
     except DataSourceError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -126,7 +132,10 @@ def _labelled(frame: pd.DataFrame, spec: DatasetSpec, late: pd.Series) -> pd.Dat
     """The rows of ``frame`` with a label (own or late), saying how many wait for theirs."""
     from driftloop.monitoring.quality import labelled_rows
 
-    labelled = labelled_rows(frame, spec, late)
+    try:
+        labelled = labelled_rows(frame, spec, late)
+    except DataSourceError as exc:
+        raise TrainingError(str(exc)) from exc
     if len(labelled) < len(frame):
         log.info(
             "%d of %d rows have no label yet (late_labels): left out of training",
@@ -266,8 +275,11 @@ def fit_on_dask(
     trained = train_on_dask(
         cluster, located, spec, params, workers=settings.dask.workers, late_labels=late
     )
-    # Keyed by the objects' content, as the local engine keys it by the rows' content.
+    # Keyed by the objects' content (and the late labels joined onto them), as the local
+    # engine keys it by the rows' content.
     digest = hashlib.sha256("\n".join(o.checksum for o in located.objects).encode())
+    if not late.empty:
+        digest.update(pd.util.hash_pandas_object(late).to_numpy().tobytes())
     monitoring = settings.monitoring
     key = f"objects-{digest.hexdigest()[:16]}"
     write_profile(

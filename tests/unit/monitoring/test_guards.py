@@ -52,6 +52,21 @@ def test_cooldown_withholds_a_retrain_until_it_has_passed(guard: RetrainGuard) -
     assert after.allowed
 
 
+def test_moving_the_record_back_lets_the_cooldown_and_budget_pass(guard: RetrainGuard) -> None:
+    for minutes in (0, 1, 2):
+        guard.record_trigger(T0 + timedelta(minutes=minutes), f"sig-{minutes}")
+    guard.record_outcome(False, now=T0)
+    now = T0 + timedelta(minutes=3)
+    assert not guard.check(now, "sig-new", False).allowed
+
+    guard.move_back(timedelta(days=1))
+
+    assert guard.check(now, "sig-new", False).allowed
+    state = guard.state()
+    assert state.last_trigger_at == T0 + timedelta(minutes=2) - timedelta(days=1)
+    assert state.consecutive_failures == 1  # the breaker's count stays
+
+
 def test_the_same_drift_is_not_retrained_twice_while_a_retrain_runs(url: str) -> None:
     guard = RetrainGuard(
         url=url, scope="m", settings=GuardSettings(cooldown_minutes=0, max_retrains_per_day=10)

@@ -169,3 +169,24 @@ def test_the_gate_retrains_for_quality_under_the_same_guards(tmp_path: Path) -> 
             key="run-3",
             triggered_by="t",
         )
+
+
+def test_the_label_published_last_wins_whatever_the_batch_keys(local_store, spec) -> None:
+    import pandas as pd
+
+    from driftloop.data.sources import to_parquet_bytes
+    from driftloop.monitoring.quality import late_labels
+
+    dataset = POLICY.labels_of(spec.name)
+    # File batches are keyed by their content's hash: the later one may sort first.
+    for key, label in (("file-b", "no"), ("file-a", "yes")):
+        branch = f"ingest-{dataset}-{key}"
+        local_store.create_branch(branch, "main")
+        labels = pd.DataFrame({spec.id_column: ["id-1", f"id-{key}"], spec.target: [label] * 2})
+        local_store.write_object(branch, f"data/{dataset}/{key}.parquet", to_parquet_bytes(labels))
+        local_store.commit(branch, "Stage labels", {"dataset": dataset, "batch": key})
+        local_store.merge(branch, "main", "Publish labels", {"dataset": dataset, "batch": key})
+
+    landed = late_labels(local_store, spec, POLICY, ref="main", log_limit=100)
+
+    assert landed.to_dict() == {"id-1": "yes", "id-file-b": "no", "id-file-a": "yes"}

@@ -214,8 +214,8 @@ def test_without_a_quality_check_the_section_says_quality_was_not_scored() -> No
     page = render_drift_report(_checked(None), [])
 
     assert _quality_section(page) == (
-        '</h2><p class="muted">Quality was not scored in this check (no new labelled rows, '
-        "or quality monitoring is off).</p>"
+        '</h2><p class="muted">No quality check result came with this check (nothing new was '
+        "labelled, quality monitoring is off, or the check ran alone).</p>"
     )
 
 
