@@ -34,7 +34,7 @@ from driftloop.config.monitoring import DriftPolicy, FeatureThresholds
 from driftloop.exceptions import ConfigError
 from driftloop.monitoring import sketches
 from driftloop.monitoring.profiles import ProfileRef, ValidationWarning, read_view
-from driftloop.monitoring.quality import MetricEstimate, QualityEvidence
+from driftloop.monitoring.quality import QualitySummary
 from driftloop.monitoring.report_html import render_drift_report
 from driftloop.versioning.transact import transact
 
@@ -110,33 +110,6 @@ class WaitingProfile(BaseModel):
         rows = f"{self.rows} rows " if self.rows is not None else ""
         ready = f", ready at {self.ready_at.isoformat(timespec='seconds')}" if self.ready_at else ""
         return f"{self.kind} {self.key}: {rows}{self.reason}{ready}"
-
-
-class ScoredBatchQuality(BaseModel):
-    """One batch a quality check scored: its labelled rows, each metric with its interval."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    batch: str
-    labelled_rows: int
-    metrics: dict[str, MetricEstimate]
-
-
-class QualitySummary(BaseModel):
-    """A quality check's summary (``QualityCheck.summary()``), as a drift report keeps it.
-
-    ``batches`` are the batches pooled for the verdict, ``scored`` those the check scored
-    (first seen, or with late labels since). Keys the report does not read are kept.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="allow")
-
-    degraded: bool
-    reason: str
-    model_version: int | None = None
-    evidence: QualityEvidence
-    batches: list[str] = Field(default_factory=list)
-    scored: list[ScoredBatchQuality] = Field(default_factory=list)
 
 
 class DriftResult(BaseModel):

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from driftloop.config.monitoring import LOWER_IS_BETTER, QualityPolicy
@@ -78,6 +78,17 @@ class BatchQuality(BaseModel):
     scored_at: datetime
 
 
+class ScoredBatchQuality(BaseModel):
+    """One batch a quality check scored: its labelled rows, each metric with its interval."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    batch: str
+    batch_commit: str | None = None
+    labelled_rows: int
+    metrics: dict[str, MetricEstimate]
+
+
 class UnseenBatch(BaseModel):
     """A batch published after a version's training data: its key, object and publish commit.
 
@@ -122,17 +133,45 @@ class QualityVerdict(BaseModel):
     batches: list[str]
     signature: str
 
-    def summary(self) -> dict[str, Any]:
-        """Small JSON for XCom, Asset events and a retrain's conf."""
-        return {
-            "dataset": self.dataset,
-            "degraded": self.degraded,
-            "reason": self.reason,
-            "signature": self.signature,
-            "model_version": self.model_version,
-            "evidence": self.evidence.model_dump(),
-            "batches": self.batches,
-        }
+    def summary(self, scored: Sequence[BatchQuality] = ()) -> dict[str, Any]:
+        """:class:`QualitySummary` as JSON, with the batch results ``scored`` (if any)."""
+        return QualitySummary(
+            dataset=self.dataset,
+            degraded=self.degraded,
+            reason=self.reason,
+            signature=self.signature,
+            model_version=self.model_version,
+            evidence=self.evidence,
+            batches=self.batches,
+            scored=[
+                ScoredBatchQuality(
+                    batch=r.batch,
+                    batch_commit=r.batch_commit,
+                    labelled_rows=r.labelled_rows,
+                    metrics=r.metrics,
+                )
+                for r in scored
+            ],
+        ).model_dump(mode="json")
+
+
+class QualitySummary(BaseModel):
+    """A quality check's summary: for XCom, the Asset event, a retrain's conf, the drift report.
+
+    ``batches`` are the batches pooled for the verdict, ``scored`` those the check scored
+    (first seen, or with late labels since). Keys this model does not name are kept.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    dataset: str | None = None
+    degraded: bool
+    reason: str
+    signature: str | None = None
+    model_version: int | None = None
+    evidence: QualityEvidence
+    batches: list[str] = Field(default_factory=list)
+    scored: list[ScoredBatchQuality] = Field(default_factory=list)
 
 
 def unseen_batches(

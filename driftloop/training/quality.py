@@ -61,17 +61,7 @@ class QualityCheck(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         """Small JSON for XCom and the Asset event: the verdict and each batch scored."""
-        return self.verdict.summary() | {
-            "scored": [
-                {
-                    "batch": r.batch,
-                    "batch_commit": r.batch_commit,
-                    "labelled_rows": r.labelled_rows,
-                    "metrics": {k: v.model_dump() for k, v in r.metrics.items()},
-                }
-                for r in self.scored
-            ]
-        }
+        return self.verdict.summary(self.scored)
 
 
 def bootstrap_metrics(

@@ -127,7 +127,7 @@ class ScoreDriftOperator(DriftloopBaseOperator):
 
     :param since: ISO timestamp overriding the checkpoint (templated).
     :param quality: the output of :class:`~driftloop_provider.quality.ScoreQualityOperator`
-        (templated): :class:`~driftloop.monitoring.drift.QualitySummary` as a dict; ``None``:
+        (templated): :class:`~driftloop.monitoring.quality.QualitySummary` as a dict; ``None``:
         not scored in this run. Fails, without retrying, when it is not such a summary.
     """
 
@@ -143,7 +143,7 @@ class ScoreDriftOperator(DriftloopBaseOperator):
         from pydantic import ValidationError
 
         from driftloop.exceptions import ConfigError, DriftCheckSkipped
-        from driftloop.monitoring.drift import QualitySummary
+        from driftloop.monitoring.quality import QualitySummary
         from driftloop.monitoring.steps import run_drift_check
 
         try:

@@ -17,9 +17,9 @@ from driftloop.config import Settings
 from driftloop.config.monitoring import MonitoringSettings, QualityPolicy
 from driftloop.data.sources import to_parquet_bytes
 from driftloop.exceptions import QualityCheckSkipped
-from driftloop.monitoring.drift import DriftResult, QualitySummary
+from driftloop.monitoring.drift import DriftResult
 from driftloop.monitoring.guards import RetrainGuard
-from driftloop.monitoring.quality import QualityStore
+from driftloop.monitoring.quality import QualityStore, QualitySummary
 from driftloop.monitoring.retrain import gate_retrain
 from driftloop.monitoring.steps import check_drift, profile_new_batches
 from driftloop.registry import ModelVersion, Registry

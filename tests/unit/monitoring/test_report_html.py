@@ -12,12 +12,12 @@ import pytest
 from driftloop.config.monitoring import DriftPolicy
 from driftloop.monitoring.drift import (
     DriftResult,
-    QualitySummary,
     WhylogsDriftScorer,
     score_drift,
     write_drift_report,
 )
 from driftloop.monitoring.profiles import profile_frame
+from driftloop.monitoring.quality import QualitySummary
 from driftloop.monitoring.report_html import DRIFT_REPORT_CSP, render_drift_report
 from driftloop.monitoring.sketches import FeatureDistribution
 from driftloop.spec import DatasetSpec
