@@ -109,21 +109,20 @@ def test_without_a_holdout_value_there_is_no_line_to_draw(
 
 
 def _chart(history: QualityHistory) -> str:
-    holdout, limit = history.holdout, history.limit
-    return interval_chart(
-        [None if e is None else (e.value, e.low, e.high) for e in history.estimates()],
-        [r.batch for r in history.results],
-        title=history.metric,
-        name=history.metric,
-        baseline=None if holdout is None else ("holdout", holdout),
-        limit=None if limit is None else ("limit", limit),
-    )
+    """The chart the version page draws (the plugin's own function)."""
+    # Airflow put the plugins folder on sys.path when it was imported, as in its api-server.
+    import airflow  # noqa: F401
+    from driftloop_ui.app import _quality_chart
+
+    return _quality_chart(history)
 
 
 def _reference_ys(svg: str) -> dict[str, float]:
-    """Each reference line's height in the SVG (smaller is higher up), by its label."""
-    found = re.findall(r'<line class="reference"[^>]* y1="([\d.]+)"[^>]*><title>(\w+)</title>', svg)
-    return {label: float(y) for y, label in found}
+    """Each reference line's height in the SVG (smaller is higher up): holdout, limit."""
+    found = re.findall(
+        r'<line class="reference"[^>]* y1="([\d.]+)"[^>]*><title>([^<]+)</title>', svg
+    )
+    return {"limit" if "tolerance" in label else "holdout": float(y) for y, label in found}
 
 
 @pytest.mark.parametrize(("metric", "limit_above"), [("roc_auc", False), ("log_loss", True)])
