@@ -59,7 +59,7 @@ def run_direct(data: Path, home: Path, log: Path) -> None:
     from driftloop.spec import load_spec
     from driftloop.versioning.factory import open_store
 
-    settings = Settings(home=home, project_dir=REPO)
+    settings = Settings(home=home, project_dir=REPO, ingest_roots=[data.parent])
     spec = load_spec(settings.dataset_spec_path)
     store = open_store(settings)
     meter = StepMeter(log)
@@ -147,6 +147,8 @@ def _dag_test(
     env = airflow_env(settings) | {
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
         "DRIFTLOOP_BENCH_TASK_LOG": str(log),
+        # The batch is written beside the log, outside the landing zone.
+        "DRIFTLOOP_INGEST_ROOTS": str(log.parent),
     }
     command = [airflow_command(), "dags", "test", dag_id, "--conf", json.dumps(conf)]
     seconds, rss, output = timed_command(command, env=env)
