@@ -54,7 +54,9 @@ def run(rows: int = 1_000_000) -> list[Figure]:
     frame = generate_batch(
         GeneratorConfig(seed=21, rows_per_batch=rows), start=start, end=start + timedelta(days=1)
     )
-    path = home / f"batch_{rows}.parquet"
+    # In the landing zone: the ingest DAG reads run-time paths only there (or ingest_roots).
+    path = settings.landing_dir / f"batch_{rows}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     del frame
     categorical = [f.name for f in spec.features if f.kind == "categorical"] + [spec.target]
