@@ -135,23 +135,10 @@ class QualityVerdict(BaseModel):
 
     def summary(self, scored: Sequence[BatchQuality] = ()) -> dict[str, Any]:
         """:class:`QualitySummary` as JSON, with the batch results ``scored`` (if any)."""
+        fields = set(ScoredBatchQuality.model_fields)
         return QualitySummary(
-            dataset=self.dataset,
-            degraded=self.degraded,
-            reason=self.reason,
-            signature=self.signature,
-            model_version=self.model_version,
-            evidence=self.evidence,
-            batches=self.batches,
-            scored=[
-                ScoredBatchQuality(
-                    batch=r.batch,
-                    batch_commit=r.batch_commit,
-                    labelled_rows=r.labelled_rows,
-                    metrics=r.metrics,
-                )
-                for r in scored
-            ],
+            **self.model_dump(),
+            scored=[ScoredBatchQuality(**r.model_dump(include=fields)) for r in scored],
         ).model_dump(mode="json")
 
 
