@@ -38,6 +38,9 @@ from driftloop.versioning.lakefs import LakeFSVersionStore, lakefs_client
 from driftloop.versioning.local import LocalVersionStore
 from tests.support.lakefs_standin import LakeFSStandIn
 
+_PROCESSES = multiprocessing.get_context("forkserver")
+_PROCESSES.set_forkserver_preload([__name__])
+
 REPO = Path(__file__).resolve().parents[3]
 
 
@@ -552,9 +555,11 @@ def test_local_store_is_safe_with_two_processes_committing(tmp_path: Path) -> No
     rounds = 12
     store = LocalVersionStore(root=tmp_path, repository="shared")
 
-    # Forked workers skip re-importing this module (seconds without bytecode); they are
-    # still separate processes with their own SQLite connections, like Airflow tasks.
-    with multiprocessing.get_context("fork").Pool(2) as pool:
+    # Separate processes with their own SQLite connections, like Airflow tasks. Not forked
+    # from this one: a lock held by one of its threads at the fork (earlier tests leave
+    # some running) would stay held in the child forever. The fork server imports this
+    # module once (without bytecode that takes seconds), then forks the workers from it.
+    with _PROCESSES.Pool(2) as pool:
         pool.starmap(_work_concurrently, [(str(tmp_path), worker, rounds) for worker in (0, 1)])
 
     expected = sorted(f"worker-{w}/{r}.txt" for w in (0, 1) for r in range(rounds))
