@@ -280,7 +280,7 @@ def run_loop(
     )
     dataset = model_name(settings)  # the spec's name: its model's and its batches'
     for day in days:
-        if report.ingested[day.isoformat()] == "success":
+        if report.ingested.get(day.isoformat()) == "success":  # not ingested: no degraded day
             key = batch_key(interval=day_interval(day))
             report.warnings[day.isoformat()] = published_warnings(settings, dataset, key)
     return report
