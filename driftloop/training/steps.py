@@ -11,6 +11,8 @@ import json
 import logging
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -83,10 +85,8 @@ def read_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> pd.D
     Raises:
         TrainingError: the commit holds no data for the dataset.
     """
-    try:
+    with _as_training_error():
         return read_published(store, spec, commit_id)
-    except DataSourceError as exc:
-        raise TrainingError(str(exc)) from exc
 
 
 def landed_labels(
@@ -104,7 +104,7 @@ def landed_labels(
 
     if not spec.late_labels:
         return pd.Series(dtype=object)
-    try:
+    with _as_training_error():
         return late_labels(
             store,
             spec,
@@ -112,8 +112,6 @@ def landed_labels(
             ref=commit_id,
             log_limit=settings.monitoring.batch_log_limit,
         )
-    except DataSourceError as exc:
-        raise TrainingError(str(exc)) from exc
 
 
 def locate_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> ObjectLocations:
@@ -122,8 +120,15 @@ def locate_dataset(store: VersionStore, spec: DatasetSpec, commit_id: str) -> Ob
     Raises:
         TrainingError: the commit holds no data for the dataset.
     """
-    try:
+    with _as_training_error():
         return locate_published(store, spec, commit_id)
+
+
+@contextmanager
+def _as_training_error() -> Iterator[None]:
+    """Data that cannot be trained on: a data-source error becomes a training error."""
+    try:
+        yield
     except DataSourceError as exc:
         raise TrainingError(str(exc)) from exc
 
@@ -132,10 +137,8 @@ def _labelled(frame: pd.DataFrame, spec: DatasetSpec, late: pd.Series) -> pd.Dat
     """The rows of ``frame`` with a label (own or late), saying how many wait for theirs."""
     from driftloop.monitoring.quality import labelled_rows
 
-    try:
+    with _as_training_error():
         labelled = labelled_rows(frame, spec, late)
-    except DataSourceError as exc:
-        raise TrainingError(str(exc)) from exc
     if len(labelled) < len(frame):
         log.info(
             "%d of %d rows have no label yet (late_labels): left out of training",
