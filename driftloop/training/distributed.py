@@ -248,8 +248,12 @@ def train_on_dask(
     ranked = training_workers(client, workers)
     partitions = plan_partitions(located, partition_rows=PARTITION_ROWS)
     run = uuid.uuid4().hex[:12]
+    # A key of its own (hash=False): scattered by content, equal labels of two trainings
+    # would share one key, and the first to finish would release what the other reads.
     late = client.scatter(
-        late_labels if late_labels is not None else pd.Series(dtype=object), broadcast=True
+        late_labels if late_labels is not None else pd.Series(dtype=object),
+        broadcast=True,
+        hash=False,
     )
     pieces: dict[str, list[Future]] = {name: [] for name in (*_PIECES, "summary")}
     for index, (partition, worker) in enumerate(
