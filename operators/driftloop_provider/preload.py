@@ -28,8 +28,14 @@ MODULES = (
     "driftloop.monitoring.steps",
     "driftloop.training.steps",
     "xgboost",
+    "airflow.providers.openlineage.extractors",
+    "openlineage.client.event_v2",
+    "openlineage.client.generated.dataset_version_dataset",
+    "openlineage.client.generated.data_quality_assertions_dataset",
+    "openlineage.client.generated.data_quality_metrics_input_dataset",
 )
-"""The operators and what their ``execute()`` imports (``validation.runner`` imports GX lazily)."""
+"""The operators, what their ``execute()`` imports (``validation.runner`` imports GX lazily),
+and the OpenLineage facets :mod:`driftloop_provider.lineage` builds at the end of each task."""
 
 
 def wanted() -> bool:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from driftloop.config import Settings
+from driftloop.launcher.airflow import airflow_home
 from driftloop.launcher.loop import TRAIN, LoopReport, run_loop
 from driftloop.launcher.stack import AirflowStack, stack_logins
 from driftloop.registry import Registry
@@ -125,14 +126,26 @@ def test_every_route_needs_a_login_and_actions_need_an_editor(loop: Loop) -> Non
 
 
 def _wait_for_approval(loop: Loop, run_id: str, timeout: float = 600) -> None:
+    """Wait until the approval is asked for and the scheduler has seen its task pause.
+
+    Airflow 3.3 parks the task (``awaiting_input``) before its process has ended; an answer
+    that resumes it before the scheduler hears of that end makes the scheduler fail the
+    resumed task. A person takes longer than that second; this test waits for the
+    scheduler's own word.
+    """
     deadline = time.monotonic() + timeout
     path = f"/dags/{TRAIN}/dagRuns/{run_id}/taskInstances/approve"
+    paused = f"TaskInstance Finished: dag_id={TRAIN}, task_id=approve, run_id={run_id},"
+    scheduler_log = airflow_home(loop.settings) / "logs" / "scheduler.log"
     while time.monotonic() < deadline:
         state = loop.stack.api("GET", path)["state"]
-        if state in ("deferred", "awaiting_input"):  # Airflow 3.3 parks HITL tasks
-            return
         assert state not in ("skipped", "failed", "upstream_failed"), (state, loop.lines)
-        time.sleep(2)
+        lines = scheduler_log.read_text(encoding="utf-8").splitlines()
+        if state == "awaiting_input" and any(
+            paused in line and "state=awaiting_input" in line for line in lines
+        ):
+            return
+        time.sleep(1)
     raise AssertionError(f"the approval of {run_id} was never asked for")
 
 
@@ -192,7 +205,7 @@ def test_the_pages_in_a_browser_viewer_reads_admin_acts(loop: Loop) -> None:
         admin.open("/driftloop/approvals")
         admin.screenshot(SCREENSHOTS / "admin-approvals.png")
         admin.click("Approve")
-        assert loop.stack.wait_for_run(TRAIN, run_id) == "success", loop.lines
+        assert loop.stack.wait_for_run(TRAIN, run_id, timeout=300) == "success", loop.lines
 
     champion = registry.get_alias("credit_risk", "champion").version
     approved = [d for d in registry.decisions("credit_risk") if d.actor == "airflow-ui:admin"]
