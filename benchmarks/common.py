@@ -62,6 +62,22 @@ def timed_command(command: list[str], *, env: dict[str, str]) -> tuple[float, fl
     return float(seconds), float(rss), out.stdout + out.stderr
 
 
+def timed_dag_run(
+    dag_id: str, conf: dict[str, object], *, env: dict[str, str]
+) -> tuple[float, float]:
+    """Run one DAG run as the CLI does (``dags test``); return (wall seconds, peak RSS MiB).
+
+    Raises:
+        RuntimeError: the run did not succeed.
+    """
+    from driftloop.launcher.airflow import dag_test_command
+
+    seconds, rss, output = timed_command(dag_test_command(dag_id, conf=conf), env=env)
+    if "state=success" not in output.replace(" ", ""):
+        raise RuntimeError(f"{dag_id} did not succeed:\n{output[-3000:]}")
+    return seconds, rss
+
+
 def run_in_subprocess(code: str, *, env: dict[str, str] | None = None) -> tuple[float, float]:
     """Run Python ``code`` in a fresh process; return (wall seconds, peak RSS MiB)."""
     seconds, rss, _ = timed_command([sys.executable, "-c", code], env=env or dict(os.environ))

@@ -23,7 +23,6 @@ queued to its end as Airflow's API reports them. ``airflow dags test`` (the CLI'
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -41,10 +40,10 @@ from benchmarks.common import (
     process_peak,
     read_steps,
     run_in_subprocess,
-    timed_command,
+    timed_dag_run,
 )
 from driftloop.config import Settings
-from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_env, ensure_airflow_db
 from driftloop.launcher.stack import FINISHED, AirflowStack, StackError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -157,11 +156,7 @@ def _dag_test(
         # The batch is written beside the log, outside the landing zone.
         "DRIFTLOOP_INGEST_ROOTS": str(log.parent),
     }
-    command = [airflow_command(), "dags", "test", dag_id, "--conf", json.dumps(conf)]
-    seconds, rss, output = timed_command(command, env=env)
-    if "state=success" not in output.replace(" ", ""):
-        raise RuntimeError(f"{dag_id} did not succeed:\n{output[-3000:]}")
-    return seconds, rss
+    return timed_dag_run(dag_id, conf, env=env)
 
 
 def _when(text: str) -> datetime:

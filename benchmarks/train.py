@@ -8,15 +8,14 @@ artifacts, register, decide, promote). Ratio = DAG wall time / direct wall time.
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.common import Figure, print_table, run_in_subprocess, timed_command
+from benchmarks.common import Figure, print_table, run_in_subprocess, timed_dag_run
 from driftloop.config import Settings
-from driftloop.launcher.airflow import airflow_command, airflow_env, ensure_airflow_db
+from driftloop.launcher.airflow import airflow_env, ensure_airflow_db
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -76,17 +75,11 @@ def run(rows: int = 1_000_000) -> list[Figure]:
     direct = Figure("direct: xgboost.train 200 rounds (1 process)", direct_s, direct_rss, rows)
 
     ensure_airflow_db(settings)
-    command = [
-        airflow_command(),
-        "dags",
-        "test",
+    dag_s, dag_rss = timed_dag_run(
         "driftloop_train",
-        "--conf",
-        json.dumps({"reason": "benchmark", "num_boost_round": 200}),
-    ]
-    dag_s, dag_rss, output = timed_command(command, env=airflow_env(settings))
-    if "state=success" not in output.replace(" ", ""):
-        raise RuntimeError(f"the train DAG did not succeed:\n{output[-3000:]}")
+        {"reason": "benchmark", "num_boost_round": 200},
+        env=airflow_env(settings),
+    )
     dag = Figure("driftloop_train DAG (airflow dags test)", dag_s, dag_rss, rows)
     print_table(f"train, {rows:,} rows", [direct, dag], baseline=direct)
     return [direct, dag]
