@@ -5,9 +5,9 @@ pages: the app (FastAPI, Airflow's API security, templates) is imported on its f
 so the others do not pay for it. ``.airflowignore`` keeps Airflow from importing
 ``driftloop_ui`` as plugin modules of their own.
 
-In the processes tasks are forked from (the scheduler with the LocalExecutor, Celery
-workers), the plugin also imports what the tasks need, once
-(:mod:`driftloop_provider.preload`).
+In the scheduler, which forks the LocalExecutor's tasks, the plugin also imports what the
+tasks need, once (:mod:`driftloop_provider.preload`). A Celery worker loads no plugin before
+it forks its pool: :mod:`driftloop_provider.celery_config` preloads there.
 """
 
 from __future__ import annotations

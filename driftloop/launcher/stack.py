@@ -40,8 +40,11 @@ COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 FINISHED = {"success", "failed"}
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 PRELOAD_ENV = "DRIFTLOOP_PRELOAD_TASK_MODULES"
-"""Set for the processes tasks fork from, whose plugin then imports the tasks' modules once
-(``driftloop_provider.preload``, which a test checks names the same variable)."""
+"""Set for the processes tasks fork from, which then import the tasks' modules once (the
+scheduler through its plugin, a Celery worker through :data:`CELERY_CONFIG`;
+``driftloop_provider.preload``, which a test checks names the same variable)."""
+CELERY_CONFIG = "driftloop_provider.celery_config.CELERY_CONFIG"
+"""``[celery] celery_config_options``: Airflow's Celery settings, and the workers' preload."""
 CELERY_SETTINGS = ("AIRFLOW__CELERY__BROKER_URL", "AIRFLOW__CELERY__RESULT_BACKEND")
 
 
@@ -128,6 +131,8 @@ def stack_env(settings: Settings, *, executor: str = "LocalExecutor") -> dict[st
             # (default 5 s), holding an executor slot, and the scheduler then takes the late
             # "finished" as news: an approval answered within those seconds failed its task.
             "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "1",
+            # Celery workers preload what the tasks import before they fork their pool.
+            "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": CELERY_CONFIG,
             "AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC": "2",
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(settings.airflow_port + 1),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(settings.airflow_port + 2),
