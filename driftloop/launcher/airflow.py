@@ -121,12 +121,8 @@ class DagRunOutcome:
 def dag_test_command(
     dag_id: str, *, logical_date: datetime | None = None, conf: dict[str, object] | None = None
 ) -> list[str]:
-    """The command that runs one DAG run with ``airflow dags test``.
-
-    Through :mod:`driftloop_provider.dag_test`, which skips the interpreter's 2-3 s teardown
-    once the run has ended.
-    """
-    command = [sys.executable, "-m", "driftloop_provider.dag_test", dag_id]
+    """The ``airflow dags test`` command that runs one DAG run to its end."""
+    command = [airflow_command(), "dags", "test", dag_id]
     if logical_date is not None:
         command.append(logical_date.isoformat())
     if conf:
