@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
 
@@ -60,6 +61,11 @@ def timed_command(command: list[str], *, env: dict[str, str]) -> tuple[float, fl
         raise RuntimeError(f"{command} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     _, seconds, rss, _ = line.split()
     return float(seconds), float(rss), out.stdout + out.stderr
+
+
+def api_time(text: str) -> datetime:
+    """A timestamp from Airflow's REST API (ISO 8601, ``Z`` for UTC)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def timed_dag_run(

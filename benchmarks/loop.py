@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import print_goal
+from benchmarks.common import api_time, print_goal
 from driftloop.config import Settings
 from driftloop.launcher.loop import (
     DRIFT,
@@ -59,10 +59,6 @@ GOAL_SECONDS = 15.0
 PROMOTION_OFF = {"DRIFTLOOP_PROMOTION__MIN_IMPROVEMENT": "1.0"}
 GUARD_SETTINGS = "DRIFTLOOP_MONITORING__GUARDS__"
 ACTIVE = ("queued", "running")
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _wait(condition: Callable[[], object], what: str, timeout: float = 900) -> Any:
@@ -142,15 +138,15 @@ def _timeline(
     stack: AirflowStack, ingest_run: str, monitor_run: str, retrain: dict[str, Any]
 ) -> str:
     """Seconds after ``publish`` ended at which each step up to the retrain's queueing ended."""
-    published = _when(_task(stack, INGEST, ingest_run, "publish")["end_date"])
+    published = api_time(_task(stack, INGEST, ingest_run, "publish")["end_date"])
     marks = [("profiled", _task(stack, INGEST, ingest_run, "profile")["end_date"])]
     run = stack.api("GET", f"/dags/{MONITOR}/dagRuns/{monitor_run}")
     if run["run_type"] == "asset_triggered":
         marks.append(("run queued", run["queued_at"]))
     tasks = stack.api("GET", f"/dags/{MONITOR}/dagRuns/{monitor_run}/taskInstances")
     marks += [(t["task_id"], t["end_date"]) for t in tasks["task_instances"] if t["end_date"]]
-    queued = (_when(retrain["queued_at"]) - published).total_seconds()
-    offsets = sorted(((_when(at) - published).total_seconds(), name) for name, at in marks)
+    queued = (api_time(retrain["queued_at"]) - published).total_seconds()
+    offsets = sorted(((api_time(at) - published).total_seconds(), name) for name, at in marks)
     steps = [f"{name} +{seconds:.1f}" for seconds, name in offsets if 0 <= seconds <= queued]
     return ", ".join([*steps, f"retrain queued +{queued:.1f}"])
 
@@ -177,7 +173,7 @@ def _round(stack: AirflowStack, settings: Settings, scope: str, day: datetime, p
     if monitor_run not in expected:
         raise StackError(f"the retrain came from {monitor_run}, not from the {path} path")
     published = _task(stack, INGEST, run_id, "publish")["end_date"]
-    latency = (_when(retrain["queued_at"]) - _when(published)).total_seconds()
+    latency = (api_time(retrain["queued_at"]) - api_time(published)).total_seconds()
     # The monitor run waits for the retrain; the next round starts after both.
     if stack.wait_for_run(MONITOR, monitor_run, timeout=1800) != "success":
         raise StackError(f"monitor run {monitor_run} failed")

@@ -35,6 +35,7 @@ from benchmarks.common import (
     Figure,
     Step,
     StepMeter,
+    api_time,
     print_goal,
     print_table,
     process_peak,
@@ -159,10 +160,6 @@ def _dag_test(
     return timed_dag_run(dag_id, conf, env=env)
 
 
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _runs(batch: Path) -> dict[str, dict[str, object]]:
     """The pipeline's DAG runs and their confs: ingest the batch, then train on it."""
     return {
@@ -181,10 +178,10 @@ def _on_the_scheduler(root: Path, data: Path) -> float:
     batch = settings.landing_dir / data.name
     batch.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(data, batch)
-    total = 0.0
+    runs, total = _runs(batch), 0.0
     with AirflowStack(settings) as stack:
-        stack.wait_for_dags(*_runs(batch))
-        for dag_id in _runs(batch):
+        stack.wait_for_dags(*runs)
+        for dag_id in runs:
             stack.unpause(dag_id)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -192,12 +189,12 @@ def _on_the_scheduler(root: Path, data: Path) -> float:
             if started and all(run["state"] in FINISHED for run in started):
                 break
             time.sleep(1)
-        for dag_id, conf in _runs(batch).items():
+        for dag_id, conf in runs.items():
             run_id = stack.trigger(dag_id, conf=conf)
             if stack.wait_for_run(dag_id, run_id, timeout=3600) != "success":
                 raise StackError(f"{dag_id} {run_id} did not succeed")
             run = stack.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
-            seconds = (_when(run["end_date"]) - _when(run["queued_at"])).total_seconds()
+            seconds = (api_time(run["end_date"]) - api_time(run["queued_at"])).total_seconds()
             print(f"{dag_id} on the scheduler: {seconds:.1f} s", flush=True)
             total += seconds
     return total

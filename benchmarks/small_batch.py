@@ -18,7 +18,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.common import print_goal
+from benchmarks.common import api_time, print_goal
 from driftloop.config import Settings
 from driftloop.launcher.loop import INGEST, day_interval
 from driftloop.launcher.stack import AirflowStack, StackError
@@ -29,10 +29,6 @@ START = date(2026, 5, 1)
 STEPS = ("stage", "validate", "publish")
 GOAL_SECONDS = 8.0
 FIXED_GOAL_SECONDS = 3.0
-
-
-def _when(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _direct_seconds(settings: Settings, days: list[date]) -> list[float]:
@@ -71,14 +67,14 @@ def _round(stack: AirflowStack, day: date) -> tuple[float, dict[str, tuple[float
     if stack.wait_for_run(INGEST, run_id) != "success":
         raise StackError(f"{INGEST} {run_id} did not succeed")
     run = stack.api("GET", f"/dags/{INGEST}/dagRuns/{run_id}")
-    previous = _when(run["queued_at"])
+    previous = api_time(run["queued_at"])
     tasks: dict[str, tuple[float, float]] = {}
     for task in STEPS:
         ti = stack.api("GET", f"/dags/{INGEST}/dagRuns/{run_id}/taskInstances/{task}")
-        began, ended = _when(ti["start_date"]), _when(ti["end_date"])
+        began, ended = api_time(ti["start_date"]), api_time(ti["end_date"])
         tasks[task] = ((began - previous).total_seconds(), (ended - began).total_seconds())
         previous = ended
-    return (previous - _when(run["queued_at"])).total_seconds(), tasks
+    return (previous - api_time(run["queued_at"])).total_seconds(), tasks
 
 
 def run(repeats: int = 5) -> dict[str, float]:
