@@ -282,7 +282,8 @@ def _commands() -> dict[str, tuple[list[str], str]]:
 def in_process(handle: Any, records: list[dict[str, Any]], seconds: float) -> dict[str, float]:
     """CPU milliseconds per call by (path, rows), over about ``seconds`` in all.
 
-    Paths: ``xgboost`` (its own ``inplace_predict`` on the encoded matrix), ``records``
+    Paths: ``xgboost`` (its own ``inplace_predict`` on the encoded matrix), ``predict``
+    (the service's call of the same C predictor, ``driftloop.serving.predictor``), ``records``
     (check and encode the parsed JSON records, then predict: the service's path),
     ``columns`` (the same rows as parsed JSON columns), ``validated`` (encode records the
     request model has validated, then predict: the bare app's path after pydantic). Each
@@ -315,7 +316,8 @@ def _paths(handle: Any, record: Any, rows: list[dict[str, Any]]) -> dict[str, An
     validated = TypeAdapter(list[record]).validate_python(rows)
     matrix = codec.records(rows, max_rows=size).matrix
     return {
-        "xgboost": lambda: handle.probabilities(matrix),
+        "xgboost": lambda: handle.booster.inplace_predict(matrix),
+        "predict": lambda: handle.probabilities(matrix),
         "records": lambda: handle.probabilities(codec.records(rows, max_rows=size).matrix),
         "columns": lambda: handle.probabilities(codec.columns(columns, max_rows=size).matrix),
         "validated": lambda: handle.probabilities(codec.models(validated).matrix),
@@ -434,6 +436,7 @@ def _report(
     print("\nin-process, CPU ms per call (median of rounds), each path then predict:")
     paths = {
         "xgboost": "inplace_predict alone",
+        "predict": "service's predict alone",
         "records": "check+encode records",
         "columns": "check+encode columns",
         "validated": "encode validated",

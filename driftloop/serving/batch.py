@@ -227,8 +227,12 @@ class RequestCodec:
         checked: bool,
     ) -> Batch:
         """Check (unless the request model did) and encode; add the warnings."""
+        # Text and nulls only (the usual case): valid categories as they are, and their own
+        # canonical text.
+        text = set(map(type, blocks[1])) <= _TEXT_TYPES
         if not checked:
-            numbers, categories = _valid(_NUMBERS, blocks[0]), _valid(_CATEGORIES, blocks[1])
+            numbers = _valid(_NUMBERS, blocks[0])
+            categories = blocks[1] if text else _valid(_CATEGORIES, blocks[1])
             ids = None if ids is None else _valid(_IDS, ids)
             blocks = numbers, categories
         matrix = np.empty((rows, len(self._kinds)), dtype=np.float32)
@@ -238,7 +242,6 @@ class RequestCodec:
             if by_row
             else chain.from_iterable(repeat(codes, rows) for codes in self._codes)
         )
-        text = set(map(type, blocks[1])) <= _TEXT_TYPES
         encoded = (
             encode_numbers(blocks[0], "number"),
             encode_categories(blocks[1], tables, text=text),
