@@ -238,7 +238,11 @@ def _tree_cpu(pid: int) -> float:
 
 
 def bare_app():
-    """A bare FastAPI app on the same request model and NumPy path (``uvicorn --factory``)."""
+    """A bare FastAPI app on the same request model and NumPy path (``uvicorn --factory``).
+
+    It predicts with ``Booster.inplace_predict``, as one would write it; the service calls
+    the same C predictor without the wrapper (``driftloop.serving.predictor``).
+    """
     from typing import Annotated
 
     from fastapi import FastAPI, Response
@@ -247,7 +251,7 @@ def bare_app():
     from driftloop.config import Settings
     from driftloop.serving.contract import PredictResponse, request_model
     from driftloop.serving.handle import open_champion
-    from driftloop.serving.scoring import predict
+    from driftloop.serving.scoring import encode, score
     from driftloop.spec import load_spec
 
     settings = Settings()
@@ -258,8 +262,10 @@ def bare_app():
     app = FastAPI()
 
     async def predict_endpoint(body):
+        batch = encode(body.records)
+        scores = score(handle, batch, handle.booster.inplace_predict(batch.matrix))
         # Serialised directly: FastAPI would otherwise validate the response model again.
-        return Response(predict(handle, body.records).model_dump_json(), media_type=JSON)
+        return Response(scores.response().model_dump_json(), media_type=JSON)
 
     # Set directly: this module's string annotations cannot name a type built at run time.
     predict_endpoint.__annotations__ = {"body": body_model}

@@ -27,7 +27,8 @@ where it never is, a null where not nullable, an unknown category) is scored, wi
 warnings counted in ``/metrics`` as ``driftloop_input_warnings_total{feature, kind}``
 (``driftloop.serving.limits``); a missing suite only drops the range and sign warnings.
 ``/predict`` scores concurrent requests in shared model calls (``Coalescer``); inputs and
-predictions are profiled off the request path (``driftloop.serving.profiles``).
+predictions are profiled off the request path, in a child process at a lower CPU priority
+(``driftloop.serving.profiles``).
 
 ``GET /metadata`` is what a client needs (model, version, data commit, threshold, request
 schema); ``GET /metadata/full`` adds the lineage, the aliases and the watcher's state with
@@ -36,6 +37,7 @@ its last error, which can name hosts: only ``serving_admin_token`` opens it.
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
@@ -136,7 +138,7 @@ class DriftloopService:
         self.profiles: ServingProfiles | None = None
         if settings.serving_profile_seconds > 0:
             self.profiles = ServingProfiles(
-                store=open_store(settings),
+                open_store=functools.partial(open_store, settings),
                 spec=SPEC,
                 interval=settings.serving_profile_seconds,
                 max_rows=settings.serving_profile_max_rows,

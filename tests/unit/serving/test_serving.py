@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import os
 import re
+import signal
 import time
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bento.middleware import ConcurrencyLimit, RequestGuard
 from driftloop.config import Settings
-from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet
+from driftloop.exceptions import ArtifactCorrupt, ChampionNotSet, ServingError
 from driftloop.registry import ModelVersion, Registry
 from driftloop.serving.contract import request_model
 from driftloop.serving.handle import ChampionLoader, ModelHandle, open_champion
@@ -368,15 +371,20 @@ def test_the_concurrency_cap_answers_503_at_once_and_never_caps_health() -> None
 # --- Serving profiles ---
 
 
-def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, rows) -> None:
+def test_serving_profiles_are_per_version_and_bounded(
+    project, loader, champion, spec, rows
+) -> None:
     from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
     from driftloop.serving.profiles import ServingProfiles
+    from driftloop.versioning.factory import open_store
 
     def served(handle, batch):
         return score(handle, encode(_records(spec, batch)))
 
     challenger = loader.load(2)
-    profiles = ServingProfiles(store=loader.store, spec=spec, worker="t1")
+    profiles = ServingProfiles(
+        open_store=functools.partial(open_store, project), spec=spec, worker="t1"
+    )
     for i in range(3):
         profiles.record(served(champion, rows[i : i + 2]))
     profiles.record(served(challenger, [dict(rows[0], purpose="crypto")]))
@@ -391,7 +399,34 @@ def test_serving_profiles_are_per_version_and_bounded(loader, champion, spec, ro
     assert "prediction.probability" in view.get_columns()
     assert profiles.flush() == []
 
-    sampled = ServingProfiles(store=loader.store, spec=spec, max_rows=5, worker="t2")
+    sampled = ServingProfiles(
+        open_store=functools.partial(open_store, project), spec=spec, max_rows=5, worker="t2"
+    )
     for i in range(40):
         sampled.record(served(champion, rows[i : i + 1]))
     assert [p.rows for p in sampled.flush()] == [5]
+    profiles.stop()
+    sampled.stop()
+
+
+def test_serving_profiles_are_made_in_a_nicer_child_that_comes_back(
+    project, champion, spec, rows
+) -> None:
+    from driftloop.serving.profiles import ServingProfiles
+    from driftloop.versioning.factory import open_store
+
+    profiles = ServingProfiles(
+        open_store=functools.partial(open_store, project), spec=spec, worker="t3", niceness=5
+    )
+    child = profiles._in_child(os.getpid)
+    assert child != os.getpid()
+    assert os.getpriority(os.PRIO_PROCESS, child) == os.getpriority(os.PRIO_PROCESS, 0) + 5
+
+    os.kill(child, signal.SIGKILL)
+    profiles.record(score(champion, encode(_records(spec, rows[:3]))))
+    with pytest.raises(ServingError, match="serving-profile process died"):
+        profiles.flush()
+    profiles.record(score(champion, encode(_records(spec, rows[:2]))))
+    assert [p.rows for p in profiles.flush()] == [2]
+    assert profiles._in_child(os.getpid) != child
+    profiles.stop()
