@@ -14,7 +14,9 @@ In the serving process it held the GIL against the requests: measured with ``wrk
 row per request, the 10-second runs that saw a profile written had a p99 of 20-63 ms
 against 6 ms without. The child runs at a lower CPU priority (``niceness``), so the kernel
 gives the requests the CPU first; it opens its own store (``open_store``, which is pickled
-to it) and lives as long as the profiles do.
+to it) and lives as long as the profiles do: about 250 MiB resident, whylogs and pandas
+loaded. It is started the way ``multiprocessing`` spawns, so a script that makes profiles
+must guard its entry point (``if __name__ == "__main__":``); ``bentoml serve`` does.
 
 Beyond ``max_rows`` rows in one interval, a uniform sample of requests is kept (reservoir
 sampling): what is kept is held in memory until the interval ends, and 2,000 rows (the
