@@ -15,8 +15,9 @@ row per request, the 10-second runs that saw a profile written had a p99 of 20-6
 against 6 ms without. The child runs at a lower CPU priority (``niceness``), so the kernel
 gives the requests the CPU first; it opens its own store (``open_store``, which is pickled
 to it) and lives as long as the profiles do: about 250 MiB resident, whylogs and pandas
-loaded. It is started the way ``multiprocessing`` spawns, so a script that makes profiles
-must guard its entry point (``if __name__ == "__main__":``); ``bentoml serve`` does.
+loaded. The caller starts it (``processes``): the core starts no process itself. Started the
+way ``multiprocessing`` spawns, a script that makes profiles must guard its entry point
+(``if __name__ == "__main__":``); ``bentoml serve`` does.
 
 Beyond ``max_rows`` rows in one interval, a uniform sample of requests is kept (reservoir
 sampling): what is kept is held in memory until the interval ends, and 2,000 rows (the
@@ -26,13 +27,11 @@ default) is twice what the drift check needs before it judges.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import random
 import threading
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor, Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -68,6 +67,10 @@ class ServingProfiles:
     Args:
         open_store: Opens the versioned store the monitoring branch lives in; called once, in
             the child process, so it must pickle (``functools.partial(open_store, settings)``).
+        processes: Starts the child: called with ``initializer`` and ``initargs`` keywords, it
+            returns an executor of one worker process, such as ``functools.partial(
+            ProcessPoolExecutor, 1, mp_context=multiprocessing.get_context("spawn"))``. The
+            caller chooses how processes start; the core starts none itself.
         spec: The dataset spec (the profile's feature columns).
         interval: Seconds between writes.
         max_rows: Rows kept per interval before sampling requests.
@@ -81,6 +84,7 @@ class ServingProfiles:
         self,
         *,
         open_store: Callable[[], VersionStore],
+        processes: Callable[..., Executor],
         spec: DatasetSpec,
         interval: float = 60.0,
         max_rows: int = 2000,
@@ -90,8 +94,9 @@ class ServingProfiles:
         niceness: int = 10,
     ) -> None:
         self.open_store = open_store
+        self.processes = processes
         self.niceness = niceness
-        self._child: ProcessPoolExecutor | None = None
+        self._child: Executor | None = None
         self.spec = spec
         self.interval = interval
         self.max_rows = max_rows
@@ -159,15 +164,12 @@ class ServingProfiles:
     def _in_child(self, function: Callable[..., Any], *args: Any) -> Any:
         """``function(*args)`` in the child process, started first if need be."""
         if self._child is None:
-            self._child = ProcessPoolExecutor(
-                1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_child,
-                initargs=(self.open_store, self.niceness),
+            self._child = self.processes(
+                initializer=_start_child, initargs=(self.open_store, self.niceness)
             )
         try:
             return self._child.submit(function, *args).result()
-        except BrokenProcessPool as exc:
+        except BrokenExecutor as exc:
             self._child = None
             raise ServingError(f"the serving-profile process died ({exc}); rows dropped") from exc
 

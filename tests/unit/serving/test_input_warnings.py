@@ -211,11 +211,15 @@ def test_served_values_are_profiled_as_sent(project, champion, loader, spec, rec
     from driftloop.monitoring.profiles import read_profile, read_view
     from driftloop.serving.profiles import ServingProfiles
     from driftloop.versioning.factory import open_store
+    from tests.support.serving import PROFILE_PROCESSES
 
     batch = [dict(rows[0], income=9_000_000.0, age=None), dict(rows[1], age=-4, region="mars")]
     records = _records(record, batch)
     profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project), spec=spec, worker="warn"
+        open_store=functools.partial(open_store, project),
+        processes=PROFILE_PROCESSES,
+        spec=spec,
+        worker="warn",
     )
     profiles.record(score(champion, encode(records)))
 

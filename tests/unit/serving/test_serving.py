@@ -377,13 +377,17 @@ def test_serving_profiles_are_per_version_and_bounded(
     from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
     from driftloop.serving.profiles import ServingProfiles
     from driftloop.versioning.factory import open_store
+    from tests.support.serving import PROFILE_PROCESSES
 
     def served(handle, batch):
         return score(handle, encode(_records(spec, batch)))
 
     challenger = loader.load(2)
     profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project), spec=spec, worker="t1"
+        open_store=functools.partial(open_store, project),
+        processes=PROFILE_PROCESSES,
+        spec=spec,
+        worker="t1",
     )
     for i in range(3):
         profiles.record(served(champion, rows[i : i + 2]))
@@ -400,7 +404,11 @@ def test_serving_profiles_are_per_version_and_bounded(
     assert profiles.flush() == []
 
     sampled = ServingProfiles(
-        open_store=functools.partial(open_store, project), spec=spec, max_rows=5, worker="t2"
+        open_store=functools.partial(open_store, project),
+        processes=PROFILE_PROCESSES,
+        spec=spec,
+        max_rows=5,
+        worker="t2",
     )
     for i in range(40):
         sampled.record(served(champion, rows[i : i + 1]))
@@ -414,9 +422,14 @@ def test_serving_profiles_are_made_in_a_nicer_child_that_comes_back(
 ) -> None:
     from driftloop.serving.profiles import ServingProfiles
     from driftloop.versioning.factory import open_store
+    from tests.support.serving import PROFILE_PROCESSES
 
     profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project), spec=spec, worker="t3", niceness=5
+        open_store=functools.partial(open_store, project),
+        processes=PROFILE_PROCESSES,
+        spec=spec,
+        worker="t3",
+        niceness=5,
     )
     child = profiles._in_child(os.getpid)
     assert child != os.getpid()
