@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import distributed
 import pandas as pd
 import pytest
 from pydantic import TypeAdapter
@@ -39,8 +40,6 @@ from tests.support.processes import kill, running, tree
 from tests.support.serving import free_port
 
 pytestmark = pytest.mark.integration
-
-distributed = pytest.importorskip("distributed")
 
 WORKERS = 2
 

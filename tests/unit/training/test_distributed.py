@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import distributed
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -42,8 +43,6 @@ from driftloop_provider.testing import publish_synthetic_days
 from tests.support.lakefs_standin import LakeFSStandIn
 
 PARAMS = TrainingParams(num_boost_round=40)
-
-distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
