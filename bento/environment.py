@@ -6,7 +6,10 @@ processes with this environment, so the child reads the same homes, stores and d
 
 from __future__ import annotations
 
+import functools
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +18,12 @@ if TYPE_CHECKING:
 
 SERVICE = "bento.service:DriftloopService"
 """The service class ``bentoml serve`` and ``bentoml build`` load."""
+
+PROFILE_PROCESSES = functools.partial(
+    ProcessPoolExecutor, 1, mp_context=multiprocessing.get_context("spawn")
+)
+"""How the service starts its serving profiles' child (``ServingProfiles(processes=...)``):
+spawned afresh, as a fork would copy the worker's threads' locks, held or not."""
 
 
 def bentoml_home(settings: Settings) -> Path:

@@ -41,8 +41,6 @@ import functools
 import gc
 import json
 import logging
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -51,6 +49,7 @@ from fastapi import FastAPI
 from pydantic import Field, JsonValue, SecretStr
 from starlette.responses import Response
 
+from bento.environment import PROFILE_PROCESSES
 from bento.middleware import ConcurrencyLimit, RequestGuard
 from bento.packaging import LINEAGE_FILE, MODEL_FILE, SCHEMA_FILE, SPEC_FILE, SUITE_FILE
 from driftloop.config import Settings
@@ -71,9 +70,6 @@ from driftloop.validation.suites import load_suite
 from driftloop.versioning.factory import open_store
 
 log = logging.getLogger("driftloop.bento")
-# The serving profiles' child process starts afresh: a fork would copy the worker's threads'
-# locks, held or not.
-SPAWN = multiprocessing.get_context("spawn")
 
 settings = Settings()
 PACKAGED_TAG: str | None = getattr(bentoml.use_arguments(), "model_tag", None)
@@ -144,7 +140,7 @@ class DriftloopService:
         if settings.serving_profile_seconds > 0:
             self.profiles = ServingProfiles(
                 open_store=functools.partial(open_store, settings),
-                processes=functools.partial(ProcessPoolExecutor, 1, mp_context=SPAWN),
+                processes=PROFILE_PROCESSES,
                 spec=SPEC,
                 interval=settings.serving_profile_seconds,
                 max_rows=settings.serving_profile_max_rows,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
 import os
 import signal
 import socket
 import subprocess
 import time
-from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +24,6 @@ from driftloop.versioning.factory import open_store
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 PARAMS = TrainingParams(num_boost_round=40, early_stopping_rounds=10)
-# How the serving profiles' child process starts, as the service starts it.
-PROFILE_PROCESSES = functools.partial(
-    ProcessPoolExecutor, 1, mp_context=multiprocessing.get_context("spawn")
-)
 
 
 def make_settings(home: Path, repo_dir: Path, **overrides: object) -> Settings:

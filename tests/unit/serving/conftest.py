@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from bento.environment import PROFILE_PROCESSES
 from driftloop.config import Settings
 from driftloop.data.synthetic import GeneratorConfig, generate_batch
 from driftloop.serving.handle import ChampionLoader, ModelHandle, open_champion
+from driftloop.serving.profiles import ServingProfiles
 from driftloop.spec import DatasetSpec, load_spec
+from driftloop.versioning.factory import open_store
 from tests.support.serving import START, make_settings, train_version
 
 
@@ -45,3 +50,23 @@ def loader(project: Settings, spec: DatasetSpec) -> ChampionLoader:
 @pytest.fixture()
 def champion(loader: ChampionLoader) -> ModelHandle:
     return loader.load_champion()
+
+
+@pytest.fixture()
+def serving_profiles(project: Settings) -> Iterator[Callable[..., ServingProfiles]]:
+    """Makes serving profiles on the project's store, their child started as the service
+    starts it; each is stopped (and its child ended) after the test."""
+    made: list[ServingProfiles] = []
+
+    def make(**options: object) -> ServingProfiles:
+        profiles = ServingProfiles(
+            open_store=functools.partial(open_store, project),
+            processes=PROFILE_PROCESSES,
+            **options,
+        )
+        made.append(profiles)
+        return profiles
+
+    yield make
+    for profiles in made:
+        profiles.stop()

@@ -8,7 +8,6 @@ debt_to_income 0 to 2.358, income 0 to 278100, all never negative).
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from pathlib import Path
 
@@ -207,20 +206,14 @@ def test_the_service_serves_without_its_suite(tmp_path: Path, caplog) -> None:
     ] * 2
 
 
-def test_served_values_are_profiled_as_sent(project, champion, loader, spec, record, rows) -> None:
+def test_served_values_are_profiled_as_sent(
+    serving_profiles, champion, loader, spec, record, rows
+) -> None:
     from driftloop.monitoring.profiles import read_profile, read_view
-    from driftloop.serving.profiles import ServingProfiles
-    from driftloop.versioning.factory import open_store
-    from tests.support.serving import PROFILE_PROCESSES
 
     batch = [dict(rows[0], income=9_000_000.0, age=None), dict(rows[1], age=-4, region="mars")]
     records = _records(record, batch)
-    profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project),
-        processes=PROFILE_PROCESSES,
-        spec=spec,
-        worker="warn",
-    )
+    profiles = serving_profiles(spec=spec, worker="warn")
     profiles.record(score(champion, encode(records)))
 
     (written,) = profiles.flush()
@@ -231,4 +224,3 @@ def test_served_values_are_profiled_as_sent(project, champion, loader, spec, rec
     assert income["distribution/max"] == 9_000_000.0
     assert (age["counts/null"], age["distribution/min"]) == (1, -4.0)
     assert view.get_column("region").to_summary_dict()["frequent_items/frequent_strings"]
-    profiles.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import re
 import signal
@@ -372,23 +371,15 @@ def test_the_concurrency_cap_answers_503_at_once_and_never_caps_health() -> None
 
 
 def test_serving_profiles_are_per_version_and_bounded(
-    project, loader, champion, spec, rows
+    serving_profiles, loader, champion, spec, rows
 ) -> None:
     from driftloop.monitoring.profiles import list_profiles, read_profile, read_view
-    from driftloop.serving.profiles import ServingProfiles
-    from driftloop.versioning.factory import open_store
-    from tests.support.serving import PROFILE_PROCESSES
 
     def served(handle, batch):
         return score(handle, encode(_records(spec, batch)))
 
     challenger = loader.load(2)
-    profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project),
-        processes=PROFILE_PROCESSES,
-        spec=spec,
-        worker="t1",
-    )
+    profiles = serving_profiles(spec=spec, worker="t1")
     for i in range(3):
         profiles.record(served(champion, rows[i : i + 2]))
     profiles.record(served(challenger, [dict(rows[0], purpose="crypto")]))
@@ -403,34 +394,16 @@ def test_serving_profiles_are_per_version_and_bounded(
     assert "prediction.probability" in view.get_columns()
     assert profiles.flush() == []
 
-    sampled = ServingProfiles(
-        open_store=functools.partial(open_store, project),
-        processes=PROFILE_PROCESSES,
-        spec=spec,
-        max_rows=5,
-        worker="t2",
-    )
+    sampled = serving_profiles(spec=spec, max_rows=5, worker="t2")
     for i in range(40):
         sampled.record(served(champion, rows[i : i + 1]))
     assert [p.rows for p in sampled.flush()] == [5]
-    profiles.stop()
-    sampled.stop()
 
 
 def test_serving_profiles_are_made_in_a_nicer_child_that_comes_back(
-    project, champion, spec, rows
+    serving_profiles, champion, spec, rows
 ) -> None:
-    from driftloop.serving.profiles import ServingProfiles
-    from driftloop.versioning.factory import open_store
-    from tests.support.serving import PROFILE_PROCESSES
-
-    profiles = ServingProfiles(
-        open_store=functools.partial(open_store, project),
-        processes=PROFILE_PROCESSES,
-        spec=spec,
-        worker="t3",
-        niceness=5,
-    )
+    profiles = serving_profiles(spec=spec, worker="t3", niceness=5)
     child = profiles._in_child(os.getpid)
     assert child != os.getpid()
     assert os.getpriority(os.PRIO_PROCESS, child) == os.getpriority(os.PRIO_PROCESS, 0) + 5
@@ -442,4 +415,3 @@ def test_serving_profiles_are_made_in_a_nicer_child_that_comes_back(
     profiles.record(score(champion, encode(_records(spec, rows[:2]))))
     assert [p.rows for p in profiles.flush()] == [2]
     assert profiles._in_child(os.getpid) != child
-    profiles.stop()
